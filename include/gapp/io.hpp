@@ -1,0 +1,4 @@
+// gapp/io.hpp — file formats (NumPy .npy).
+#pragma once
+
+#include "io/npy.hpp"

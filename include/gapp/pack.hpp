@@ -1,0 +1,5 @@
+// gapp/pack.hpp — packed weight formats and the packers.
+#pragma once
+
+#include "pack/formats.hpp"
+#include "pack/pack.hpp"

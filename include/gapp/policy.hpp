@@ -1,0 +1,8 @@
+// gapp/policy.hpp — device descriptions, tilings, validated policies and presets.
+#pragma once
+
+#include "policy/constraints.hpp"
+#include "policy/device.hpp"
+#include "policy/policy.hpp"
+#include "policy/presets.hpp"
+#include "policy/tiling.hpp"

@@ -1,0 +1,98 @@
+// gapp/prune/mask.hpp — a pruning mask that knows its policy and unit by type.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../error.hpp"
+#include "matrix.hpp"
+#include "units.hpp"
+
+namespace gapp {
+
+/// Keep-mask of a rows×cols GEMM matrix (1 = kept, 0 = removed), row-major, produced by
+/// pruning with `Unit` under `Policy`. The packers of gapp/pack take a mask of the matching
+/// unit, so a mask and the kernel that consumes its packed weights cannot disagree.
+template <class Policy, class Unit>
+class mask {
+  static_assert(is_policy_v<Policy>, "gapp::mask: Policy must be a gapp::policy (or a preset).");
+  static_assert(units::is_unit_v<Unit>, "gapp::mask: Unit must be one of gapp::units.");
+
+public:
+  using policy_type = Policy;
+  using unit_type = Unit;
+
+  /// Wraps a dense keep-mask (values 0 or 1), e.g. one read back from a file.
+  /// Throws gapp::shape_error if keep.size() != rows·cols, gapp::invalid_argument for an
+  /// empty shape or a value other than 0 or 1.
+  mask(std::size_t rows, std::size_t cols, std::vector<std::uint8_t> keep, Unit unit = {})
+      : rows_(rows), cols_(cols), keep_(std::move(keep)), unit_(unit) {
+    if (rows == 0 || cols == 0) throw invalid_argument("mask: empty shape");
+    if (keep_.size() != rows * cols)
+      throw shape_error("mask: " + std::to_string(keep_.size()) + " values for a " + std::to_string(rows) + "x" +
+                        std::to_string(cols) + " matrix");
+    for (std::size_t i = 0; i < keep_.size(); ++i)
+      if (keep_[i] > 1)
+        throw invalid_argument("mask: value " + std::to_string(keep_[i]) + " at index " + std::to_string(i) +
+                               " (a mask holds 0 = removed or 1 = kept)");
+  }
+
+  std::size_t rows() const { return rows_; }
+  std::size_t cols() const { return cols_; }
+  std::size_t size() const { return keep_.size(); }
+  const Unit& unit() const { return unit_; }
+  /// Shape of the selecting unit on this matrix (see gapp::shape_of).
+  unit_shape shape() const { return shape_of<Policy>(unit_, rows_, cols_); }
+
+  const std::vector<std::uint8_t>& keep() const { return keep_; }
+  const std::uint8_t* data() const { return keep_.data(); }
+  bool kept(std::size_t r, std::size_t c) const { return keep_[r * cols_ + c] != 0; }
+
+  std::size_t kept_count() const {
+    std::size_t n = 0;
+    for (auto k : keep_) n += k;
+    return n;
+  }
+  /// Share of removed weights.
+  double sparsity() const { return 1.0 - static_cast<double>(kept_count()) / static_cast<double>(size()); }
+
+  /// The masked copy of `w`; throws gapp::shape_error if `w` is not rows×cols.
+  std::vector<float> apply(matrix_view w) const {
+    check_shape(w, "mask::apply");
+    std::vector<float> out(w.data, w.data + w.size());
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (!keep_[i]) out[i] = 0.0f;
+    return out;
+  }
+
+  /// Throws gapp::shape_error unless `w` is rows×cols.
+  void check_shape(matrix_view w, const char* who) const {
+    if (w.rows != rows_ || w.cols != cols_)
+      throw shape_error(std::string(who) + ": weights are " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
+                        " but the mask is " + std::to_string(rows_) + "x" + std::to_string(cols_));
+  }
+
+private:
+  std::size_t rows_, cols_;
+  std::vector<std::uint8_t> keep_;
+  Unit unit_;
+};
+
+/// ‖w ⊙ mask‖₂ / ‖w‖₂: the share of the weights' L2 norm that pruning kept (1 for an
+/// all-zero matrix, where nothing can be lost).
+template <class Policy, class Unit>
+double kept_l2_fraction(matrix_view w, const mask<Policy, Unit>& m) {
+  m.check_shape(w, "kept_l2_fraction");
+  double all = 0, kept = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double v = static_cast<double>(w.data[i]) * w.data[i];
+    all += v;
+    if (m.data()[i]) kept += v;
+  }
+  return all > 0 ? std::sqrt(kept / all) : 1.0;
+}
+
+} // namespace gapp

@@ -1,0 +1,163 @@
+// gapp-prune end to end: files in, mask and JSON out; bad arguments write nothing.
+#include <catch2/catch.hpp>
+
+#include "reference.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#ifdef GAPP_PRUNE_EXE
+using namespace gapp;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tmp(const std::string& name) { return std::string(GAPP_TEST_TMP) + "/cli_" + name; }
+
+struct result {
+  int status;
+  std::string out, err;
+};
+
+/// Runs gapp-prune; `tag` keeps the output files of test cases that CTest runs in
+/// parallel apart.
+result run(const std::string& args, const std::string& tag) {
+  const std::string o = tmp(tag + "_stdout.txt"), e = tmp(tag + "_stderr.txt");
+  const int rc = std::system((std::string(GAPP_PRUNE_EXE) + " " + args + " >" + o + " 2>" + e).c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return {rc, slurp(o), slurp(e)};
+}
+
+double field(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\":");
+  REQUIRE(at != std::string::npos);
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+}
+
+} // namespace
+
+TEST_CASE("gapp-prune prunes 2-D and OIHW .npy files like the library does", "[cli]") {
+  std::mt19937 g(2024);
+  const conv_shape cs{24, 8, 3, 3};
+  const auto w4 = ref::random_weights(g, cs.size(), 0);
+  npy::write(tmp("w4.npy"), {24, 8, 3, 3}, w4.data());
+  const auto w2 = ref::random_weights(g, 67 * 45, 0);
+  npy::write(tmp("w2.npy"), {67, 45}, w2.data());
+
+  using P = presets::amd_gcn;
+  auto check = [&](const std::string& unit_arg, const auto& unit, const std::string& file, const std::vector<float>& w,
+                   std::size_t rows, std::size_t cols, const std::vector<std::size_t>& shape, double s) {
+    fs::remove(tmp("m.npy"));
+    fs::remove(tmp("p.npy"));
+    const auto r = run("--policy amd-gcn --unit " + unit_arg + " --sparsity " + std::to_string(s) + " --mask " +
+                       tmp("m.npy") + " --pruned " + tmp("p.npy") + " " + tmp(file), "lib");
+    INFO(unit_arg << " " << file << "\n" << r.out << r.err);
+    REQUIRE(r.status == 0);
+    REQUIRE(r.out.find("\"policy\":\"amd-gcn\"") != std::string::npos);
+    const auto lib = prune<P>(matrix_view(w.data(), rows, cols), unit, s);
+    const unit_shape us = lib.shape();
+    REQUIRE(r.out.find("\"unit\":[" + std::to_string(us.rows) + "," + std::to_string(us.cols) + "]") !=
+            std::string::npos);
+    REQUIRE(field(r.out, "target_sparsity") == Approx(s));
+    REQUIRE(field(r.out, "achieved_sparsity") == Approx(lib.sparsity()).epsilon(1e-7));
+    REQUIRE(field(r.out, "kept_l2_fraction") ==
+            Approx(kept_l2_fraction(matrix_view(w.data(), rows, cols), lib)).epsilon(1e-7));
+    const auto m = npy::read_bytes(tmp("m.npy"));
+    REQUIRE(m.shape == shape);
+    REQUIRE(m.data == lib.keep());
+    const auto p = npy::read_floats(tmp("p.npy"));
+    REQUIRE(p.shape == shape);
+    REQUIRE(p.data == lib.apply(matrix_view(w.data(), rows, cols)));
+  };
+  for (double s : {0.5, 0.75}) {
+    check("element", units::element{}, "w2.npy", w2, 67, 45, {67, 45}, s);
+    check("simd", units::simd{}, "w4.npy", w4, 24, 72, {24, 8, 3, 3}, s);
+    check("tile", units::tile{}, "w2.npy", w2, 67, 45, {67, 45}, s);
+    check("multi", units::multi{}, "w2.npy", w2, 67, 45, {67, 45}, s);
+    check("filter", units::filter{}, "w4.npy", w4, 24, 72, {24, 8, 3, 3}, s);
+    check("channel", units::channel{9}, "w4.npy", w4, 24, 72, {24, 8, 3, 3}, s);
+    check("channel", units::channel{1}, "w2.npy", w2, 67, 45, {67, 45}, s);
+    check("block:3x5", units::block{3, 5}, "w2.npy", w2, 67, 45, {67, 45}, s);
+  }
+  check("nm:2:4", units::nm{2, 4}, "w4.npy", w4, 24, 72, {24, 8, 3, 3}, 0.5);
+
+  // without --sparsity, N:M uses its own
+  const auto r = run("--policy nvidia --unit nm:1:4 --mask " + tmp("m.npy") + " " + tmp("w2.npy"), "lib");
+  REQUIRE(r.status == 0);
+  REQUIRE(field(r.out, "target_sparsity") == Approx(0.75));
+  // balanced selection and multi with an explicit tile share
+  const auto b = run("--policy pocl-avx512 --unit multi --tile-sparsity 0.2 --balanced --criterion l2 --sparsity 0.6 "
+                     "--mask " + tmp("m.npy") + " " + tmp("w2.npy"), "lib");
+  REQUIRE(b.status == 0);
+  REQUIRE(field(b.out, "tile_sparsity") == Approx(0.2));
+  REQUIRE(b.out.find("\"balanced\":true") != std::string::npos);
+  REQUIRE(b.out.find("\"criterion\":\"l2\"") != std::string::npos);
+}
+
+TEST_CASE("gapp-prune lists its presets", "[cli]") {
+  const auto r = run("--list-policies", "list");
+  REQUIRE(r.status == 0);
+  presets::all::for_each([&](auto p) { REQUIRE(r.out.find(std::string(decltype(p)::name)) != std::string::npos); });
+  REQUIRE(r.out.find("8x4") != std::string::npos); // pocl-avx512's SIMD unit
+}
+
+TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "[cli][errors]") {
+  std::mt19937 g(1);
+  const auto w = ref::random_weights(g, 16 * 16, 0);
+  npy::write(tmp("ok.npy"), {16, 16}, w.data());
+  npy::write(tmp("w3.npy"), {4, 4, 16}, w.data());
+  auto bad = w;
+  bad[7] = std::nanf("");
+  npy::write(tmp("nan.npy"), {16, 16}, bad.data());
+  { std::ofstream(tmp("junk.npy")) << "not a numpy file"; }
+  const std::string mask = tmp("never.npy");
+  const std::string ok = " --mask " + mask + " " + tmp("ok.npy");
+  const std::pair<std::string, std::string> cases[] = {
+      {"--policy nvidiaa --unit simd --sparsity 0.5" + ok, "unknown policy 'nvidiaa'"},
+      {"--policy nvidia --unit simd --sparsity 1" + ok, "[0, 1)"},
+      {"--policy nvidia --unit simd --sparsity -0.5" + ok, "[0, 1)"},
+      {"--policy nvidia --unit simd --sparsity abc" + ok, "expects a number"},
+      {"--policy nvidia --unit simd" + ok, "--sparsity is required"},
+      {"--policy nvidia --unit pixel --sparsity 0.5" + ok, "unknown unit 'pixel'"},
+      {"--policy nvidia --unit nm:2 --sparsity 0.5" + ok, "nm:N:M"},
+      {"--policy nvidia --unit nm:2:4 --sparsity 0.7" + ok, "fixes the sparsity"},
+      {"--policy nvidia --unit block:0x4 --sparsity 0.5" + ok, "positive integer"},
+      {"--policy nvidia --unit channel --sparsity 0.5 --balanced" + ok, "balanced selection is not defined"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --tile-sparsity 0.1" + ok, "applies only to --unit multi"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --criterion l3" + ok, "unknown criterion"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --frobnicate" + ok, "unknown option"},
+      {"--policy nvidia --unit simd --sparsity 0.5 " + tmp("ok.npy"), "--mask is required"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask, "no weights file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("missing.npy"), "cannot open"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("junk.npy"), "not a .npy file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("w3.npy"), "2-D (M x K) or 4-D"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("nan.npy"), "NaN value at (0, 7)"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --scores " + tmp("w3.npy") + " " + tmp("ok.npy"),
+       "scores have shape"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("ok.npy") + " " + tmp("ok.npy"),
+       "would overwrite the weights"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("no-dir/m.npy") + " " + tmp("ok.npy"),
+       "cannot open a temporary file"},
+  };
+  for (const auto& [args, why] : cases) {
+    const auto r = run(args, "bad");
+    INFO(args << "\n" << r.err);
+    REQUIRE(r.status != 0);
+    REQUIRE(r.out.empty());
+    REQUIRE(r.err.find(why) != std::string::npos);
+    REQUIRE(r.err.rfind("gapp-prune: error: ", 0) == 0);
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    REQUIRE_FALSE(fs::exists(mask));
+  }
+  // the weights file it refused to overwrite is intact
+  REQUIRE(npy::read_floats(tmp("ok.npy")).data == w);
+}
+#endif

@@ -1,0 +1,220 @@
+// gapp-prune — prune a weight tensor stored as .npy with a gapp policy, from the shell.
+//
+//   gapp-prune --policy NAME --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
+//              [--tile-sparsity T] [--scores SCORES.npy] --mask MASK.npy
+//              [--pruned PRUNED.npy] WEIGHTS.npy
+//   gapp-prune --list-policies
+//
+// Prints one JSON line on success; on any error one line on stderr, exit status 1 for bad
+// input or arguments, and no file written.
+#include <gapp/prune.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace {
+
+const char* const usage =
+    "usage: gapp-prune --policy NAME --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
+    "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
+    "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
+    "       gapp-prune --list-policies\n"
+    "WEIGHTS.npy is a float32 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
+    "written as uint8 (1 = kept) with the input's shape; one JSON line goes to stdout.\n";
+
+struct usage_error : gapp::invalid_argument {
+  using gapp::invalid_argument::invalid_argument;
+};
+
+using any_unit = std::variant<gapp::units::element, gapp::units::simd, gapp::units::tile, gapp::units::multi,
+                              gapp::units::filter, gapp::units::channel, gapp::units::nm, gapp::units::block>;
+
+double parse_double(const std::string& s, const char* what) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v))
+    throw usage_error(std::string(what) + " expects a number, got '" + s + "'");
+  return v;
+}
+
+int parse_int(const std::string& s, const char* what) {
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || end != s.c_str() + s.size() || v <= 0 || v > 1 << 20)
+    throw usage_error(std::string(what) + " expects a positive integer, got '" + s + "'");
+  return static_cast<int>(v);
+}
+
+any_unit parse_unit(const std::string& s, int kernel_area) {
+  using namespace gapp::units;
+  if (s == "element") return element{};
+  if (s == "simd") return simd{};
+  if (s == "tile") return tile{};
+  if (s == "multi") return multi{};
+  if (s == "filter") return filter{};
+  if (s == "channel") return channel{kernel_area};
+  if (s.rfind("nm:", 0) == 0) {
+    const auto c = s.find(':', 3);
+    if (c == std::string::npos) throw usage_error("--unit nm needs the form nm:N:M, e.g. nm:2:4");
+    return nm{parse_int(s.substr(3, c - 3), "nm:N:M"), parse_int(s.substr(c + 1), "nm:N:M")};
+  }
+  if (s.rfind("block:", 0) == 0) {
+    const auto x = s.find('x', 6);
+    if (x == std::string::npos) throw usage_error("--unit block needs the form block:RxC, e.g. block:4x4");
+    return block{parse_int(s.substr(6, x - 6), "block:RxC"), parse_int(s.substr(x + 1), "block:RxC")};
+  }
+  throw usage_error("unknown unit '" + s + "' (element, simd, tile, multi, filter, channel, nm:N:M, block:RxC)");
+}
+
+std::string json_shape(const std::vector<std::size_t>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void list_policies() {
+  std::printf("%-18s %5s %-10s %-6s %-22s %-10s %-10s\n", "policy", "simd", "lanes", "stage", "tiling TMxTNxTK/RMxRN",
+              "simd unit", "tile unit");
+  gapp::presets::all::for_each([](auto p) {
+    using P = decltype(p);
+    const std::string tiling = std::to_string(P::tm) + "x" + std::to_string(P::tn) + "x" + std::to_string(P::tk) + "/" +
+                               std::to_string(P::rm) + "x" + std::to_string(P::rn);
+    const std::string su = std::to_string(P::simd_unit.rows) + "x" + std::to_string(P::simd_unit.cols);
+    const std::string tu = std::to_string(P::tile_unit.rows) + "x" + std::to_string(P::tile_unit.cols);
+    std::printf("%-18s %5d %-10s %-6s %-22s %-10s %-10s\n", std::string(P::name).c_str(), P::simd_width,
+                gapp::to_string(P::lanes).c_str(), gapp::to_string(P::mode).c_str(), tiling.c_str(), su.c_str(),
+                tu.c_str());
+  });
+}
+
+int run(int argc, char** argv) {
+  std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path;
+  std::optional<double> sparsity, tile_sparsity;
+  bool balanced = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") return std::fputs(usage, stdout), 0;
+    if (a == "--list-policies") return list_policies(), 0;
+    if (a == "--policy") policy = value();
+    else if (a == "--unit") unit_s = value();
+    else if (a == "--sparsity") sparsity = parse_double(value(), "--sparsity");
+    else if (a == "--tile-sparsity") tile_sparsity = parse_double(value(), "--tile-sparsity");
+    else if (a == "--criterion") criterion_s = value();
+    else if (a == "--balanced") balanced = true;
+    else if (a == "--scores") scores_path = value();
+    else if (a == "--mask") mask_path = value();
+    else if (a == "--pruned") pruned_path = value();
+    else if (!a.empty() && a[0] == '-') throw usage_error("unknown option '" + a + "' (see --help)");
+    else if (weights_path.empty()) weights_path = a;
+    else throw usage_error("more than one weights file given ('" + weights_path + "', '" + a + "')");
+  }
+  if (policy.empty()) throw usage_error("--policy is required (see --list-policies)");
+  if (!gapp::presets::all::contains(policy))
+    throw usage_error("unknown policy '" + policy + "' (known: " + gapp::presets::all::names() + ")");
+  if (unit_s.empty()) throw usage_error("--unit is required");
+  if (mask_path.empty()) throw usage_error("--mask is required");
+  if (weights_path.empty()) throw usage_error("no weights file given");
+  namespace fs = std::filesystem;
+  for (const std::string* out : {&mask_path, &pruned_path})
+    if (!out->empty() && fs::exists(*out) && fs::exists(weights_path) && fs::equivalent(*out, weights_path))
+      throw usage_error("output '" + *out + "' would overwrite the weights file");
+  if (!pruned_path.empty() && pruned_path == mask_path) throw usage_error("--mask and --pruned name the same file");
+  const gapp::criterion crit = gapp::parse_criterion(criterion_s);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const gapp::npy::tensor<float> w = gapp::npy::read_floats(weights_path);
+  std::size_t rows = 0, cols = 0;
+  int kernel_area = 1;
+  if (w.shape.size() == 2) rows = w.shape[0], cols = w.shape[1];
+  else if (w.shape.size() == 4) {
+    const gapp::conv_shape cs{w.shape[0], w.shape[1], w.shape[2], w.shape[3]};
+    rows = cs.gemm_rows(), cols = cs.gemm_cols(), kernel_area = static_cast<int>(cs.kernel_area());
+  } else
+    throw gapp::shape_error(weights_path + ": expected a 2-D (M x K) or 4-D (OIHW) array, got shape " +
+                            json_shape(w.shape));
+  std::optional<gapp::npy::tensor<float>> scores;
+  if (!scores_path.empty()) {
+    scores = gapp::npy::read_floats(scores_path);
+    if (scores->shape != w.shape)
+      throw gapp::shape_error(scores_path + ": scores have shape " + json_shape(scores->shape) + " but the weights " +
+                              json_shape(w.shape));
+  }
+
+  any_unit unit = parse_unit(unit_s, kernel_area);
+  if (auto* m = std::get_if<gapp::units::multi>(&unit)) {
+    if (tile_sparsity) m->tile_sparsity = *tile_sparsity;
+  } else if (tile_sparsity) {
+    throw usage_error("--tile-sparsity applies only to --unit multi");
+  }
+  if (!sparsity) {
+    if (auto* nm = std::get_if<gapp::units::nm>(&unit)) sparsity = gapp::nominal_sparsity(*nm);
+    else throw usage_error("--sparsity is required");
+  }
+
+  gapp::prune_options opt;
+  opt.criterion = crit;
+  opt.balanced = balanced;
+  opt.scores = scores ? scores->data.data() : nullptr;
+  const gapp::matrix_view wm(w.data, rows, cols);
+
+  std::string json;
+  gapp::presets::all::visit(policy, [&](auto p) {
+    using P = decltype(p);
+    std::visit(
+        [&](const auto& u) {
+          using U = std::decay_t<decltype(u)>;
+          const auto m = gapp::prune<P>(wm, u, *sparsity, opt);
+          const gapp::unit_shape us = m.shape();
+          const std::string mask_img = gapp::npy::serialize(w.shape, m.data());
+          std::string pruned_img;
+          if (!pruned_path.empty()) {
+            const std::vector<float> pw = m.apply(wm);
+            pruned_img = gapp::npy::serialize(w.shape, pw.data());
+          }
+          gapp::npy::write_atomic(mask_path, mask_img);
+          if (!pruned_path.empty()) gapp::npy::write_atomic(pruned_path, pruned_img);
+          const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          json = "{\"policy\":\"" + policy + "\",\"granularity\":\"" + gapp::units::name_of<U>() + "\",\"unit\":[" +
+                 std::to_string(us.rows) + "," + std::to_string(us.cols) + "]";
+          if constexpr (std::is_same_v<U, gapp::units::multi>)
+            json += ",\"tile_unit\":[" + std::to_string(P::tile_unit.rows) + "," + std::to_string(P::tile_unit.cols) +
+                    "],\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity));
+          json += ",\"shape\":" + json_shape(w.shape) + ",\"gemm\":[" + std::to_string(rows) + "," +
+                  std::to_string(cols) + "],\"criterion\":\"" + std::string(gapp::to_string(crit)) +
+                  "\",\"balanced\":" + (balanced ? "true" : "false") + ",\"target_sparsity\":" + num(*sparsity) +
+                  ",\"achieved_sparsity\":" + num(m.sparsity()) + ",\"kept_l2_fraction\":" +
+                  num(gapp::kept_l2_fraction(wm, m)) + ",\"elapsed_ms\":" + num(ms) + "}";
+        },
+        unit);
+  });
+  std::puts(json.c_str());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gapp-prune: error: %s\n", e.what());
+    return 1;
+  }
+}
