@@ -1,0 +1,160 @@
+// gapp/kernels/cl/direct_gemm.cl.hpp — the `direct` family: no local memory, no barriers.
+//
+// A work-item computes an RM × RN register tile, RN = NV vectors of GAPP_VW floats along N,
+// and walks K reading W and X straight from global memory (caches do the blocking). The
+// walk over W depends on GAPP_MODE; the kept units come from packed lists, never from
+// per-unit flags.
+#pragma once
+
+namespace gapp::kernels::cl_source {
+
+inline constexpr const char* direct_gemm = R"GAPPCL(
+#define GAPP_NV (GAPP_RN / GAPP_VW)
+#define GAPP_WX (GAPP_TN / GAPP_RN)
+#define GAPP_WY (GAPP_TM / GAPP_RM)
+
+/* X row k -> xv[0..NV) for this work-item's columns. FULL: all RN columns inside N. */
+#define GAPP_LOAD_X(k, FULL)                                                              \
+  {                                                                                       \
+    __global const float* xr_ = X + (size_t)GAPP_XROW(k) * N + n0;                        \
+    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)                                    \
+      xv[j] = (FULL) ? GAPP_VLOAD(xr_ + j * GAPP_VW) : gapp_load_part(xr_ + j * GAPP_VW, N - n0 - j * GAPP_VW); \
+  }
+
+/* acc[i][*] += w(i) * xv[*] for the RM rows. */
+#define GAPP_RANK1(WEXPR)                                                                  \
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                    \
+    const floatV a_ = (floatV)(WEXPR);                                                     \
+    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
+  }
+
+#if GAPP_MODE == 0 /* dense: W padded to whole TM x TK tiles, ld = Kp */
+#define GAPP_WALK(FULL)                                                                    \
+  for (int k0 = 0; k0 < Kp; k0 += GAPP_TK) {                                               \
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
+      floatV xv[GAPP_NV];                                                                  \
+      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
+      GAPP_RANK1(wr[(size_t)i * Kp + k0 + kk]);                                            \
+    }                                                                                      \
+  }
+#elif GAPP_MODE == 1 /* tile: kept TM x TK blocks of this tile row */
+#define GAPP_WALK(FULL)                                                                    \
+  for (int b = b0; b < b1; ++b) {                                                          \
+    const int k0 = I1[b] * GAPP_TK;                                                        \
+    __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;        \
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
+      floatV xv[GAPP_NV];                                                                  \
+      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
+      GAPP_RANK1(wb[i * GAPP_TK + kk]);                                                    \
+    }                                                                                      \
+  }
+#elif GAPP_MODE == 2 || GAPP_MODE == 3 /* simd / multi: kept UR x KV units, k-major values */
+#define GAPP_UNITS(U0, U1, FULL)                                                           \
+  for (int u = (U0); u < (U1); ++u) {                                                      \
+    const int k0 = I3[u];                                                                  \
+    __global const float* wu = Wv + (size_t)u * (GAPP_KV * GAPP_UR) + roff;                \
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) {                               \
+      floatV xv[GAPP_NV];                                                                  \
+      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
+      GAPP_RANK1(wu[kk * GAPP_UR + i]);                                                    \
+    }                                                                                      \
+  }
+#if GAPP_MODE == 2
+#define GAPP_WALK(FULL) GAPP_UNITS(u0, u1, FULL)
+#else
+#define GAPP_WALK(FULL)                                                                    \
+  for (int t = b0; t < b1; ++t) {                                                          \
+    const int s = t * (GAPP_TM / GAPP_UR) + rblk;                                          \
+    GAPP_UNITS(I2[s], I2[s + 1], FULL)                                                     \
+  }
+#endif
+#elif GAPP_MODE == 4 /* N:M: per row, NM_N (value, offset) slots in each group of NM_M */
+#define GAPP_WALK(FULL)                                                                    \
+  for (int g = 0; g < G; ++g) {                                                            \
+    _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                  \
+      _Pragma("unroll") for (int s = 0; s < GAPP_NM_N; ++s) {                              \
+        const size_t slot = ((size_t)(m0 + i) * G + g) * GAPP_NM_N + s;                    \
+        floatV xv[GAPP_NV];                                                                \
+        GAPP_LOAD_X(g * GAPP_NM_M + (int)IB[slot], FULL);                                  \
+        const floatV a_ = (floatV)(Wv[slot]);                                              \
+        _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
+      }                                                                                    \
+    }                                                                                      \
+  }
+#endif
+
+__kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
+void gapp_gemm(const int M, const int N, const int K,
+               __global const float* restrict X, __global float* restrict Y,
+               __global const float* restrict Wv,
+               __global const int* restrict I0, __global const int* restrict I1,
+               __global const int* restrict I2, __global const int* restrict I3,
+               __global const uchar* restrict IB,
+               __global const int* restrict rowmap, __global const int* restrict kmap,
+               __global const float* restrict bias, const int count) {
+  const int tx = get_local_id(0), ty = get_local_id(1);
+  const int tr = get_group_id(1);                 /* tile row */
+  const int mt = ty * GAPP_RM;                    /* first row inside the tile */
+  const int m0 = tr * GAPP_TM + mt;               /* first output row */
+  const int n0 = get_group_id(0) * GAPP_TN + tx * GAPP_RN;
+  floatV acc[GAPP_RM][GAPP_NV];
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
+    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
+
+#if GAPP_MODE == 0
+  const int Kp = ((K + GAPP_TK - 1) / GAPP_TK) * GAPP_TK;
+  __global const float* wr = Wv + (size_t)m0 * Kp;
+#elif GAPP_MODE == 1 || GAPP_MODE == 3
+#if GAPP_FIXED
+  const int b0 = tr * count, b1 = b0 + count;
+#else
+  const int b0 = I0[tr], b1 = I0[tr + 1];
+#endif
+#endif
+#if GAPP_MODE == 2 || GAPP_MODE == 3
+  const int rblk = mt / GAPP_UR, roff = m0 % GAPP_UR;
+#endif
+#if GAPP_MODE == 2
+  const int rb = m0 / GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
+  int u0 = 0, u1 = 0;
+  if (rb < nrb) {
+#if GAPP_FIXED
+    u0 = rb * count; u1 = u0 + count;
+#else
+    u0 = I0[rb]; u1 = I0[rb + 1];
+#endif
+  }
+#endif
+#if GAPP_MODE == 4
+  const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
+#endif
+
+  if (m0 < M) {
+    if (n0 + GAPP_RN <= N) {
+      GAPP_WALK(1)
+    } else {
+      GAPP_WALK(0)
+    }
+  }
+
+  const int full = n0 + GAPP_RN <= N;
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
+    const int m = m0 + i;
+    if (m >= M) break;
+#if GAPP_ROWMAP
+    const int row = rowmap[m];
+#else
+    const int row = m;
+#endif
+    const floatV b = (floatV)(GAPP_BIAS_OF(row));
+    __global float* yr = Y + (size_t)row * N + n0;
+    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
+      const floatV v = GAPP_ACT(acc[i][j] + b);
+      if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
+      else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
+    }
+  }
+}
+)GAPPCL";
+
+} // namespace gapp::kernels::cl_source

@@ -1,0 +1,196 @@
+// gapp/kernels/cl/local_gemm.cl.hpp — the `local` family: W and X slices staged through
+// local memory with barriers (the GPU classic).
+//
+// A work-group of WX × WY work-items owns a TM × TN output tile; work-item (tx, ty) holds
+// rows ty·RM … ty·RM+RM−1 and the strided columns tx + j·WX (coalesced on GPUs). Every
+// loop that contains a barrier has a trip count that is uniform over the work-group, and
+// no work-item leaves early.
+#pragma once
+
+namespace gapp::kernels::cl_source {
+
+inline constexpr const char* local_gemm = R"GAPPCL(
+#define GAPP_WX (GAPP_TN / GAPP_RN)
+#define GAPP_WY (GAPP_TM / GAPP_RM)
+#define GAPP_WG (GAPP_WX * GAPP_WY)
+
+/* Stage the TK x TN slice of X at k0 (zero past K and N). */
+#define GAPP_STAGE_X(k0)                                                                   \
+  for (int e = tid; e < GAPP_TK * GAPP_TN; e += GAPP_WG) {                                 \
+    const int r_ = e / GAPP_TN, c_ = e - r_ * GAPP_TN;                                     \
+    const int k_ = (k0) + r_, n_ = nb + c_;                                                \
+    Xl[r_][c_] = (k_ < K && n_ < N) ? X[(size_t)GAPP_XROW(k_) * N + n_] : 0.0f;           \
+  }
+
+/* acc[i][j] += w(i) * Xl[kk][tx + j*WX] */
+#define GAPP_RANK1(KK, WEXPR)                                                              \
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                    \
+    const float a_ = (WEXPR);                                                              \
+    _Pragma("unroll") for (int j = 0; j < GAPP_RN; ++j)                                    \
+      acc[i][j] = fma(a_, Xl[(KK)][tx + j * GAPP_WX], acc[i][j]);                          \
+  }
+
+#define GAPP_UNIT(u)                                                                       \
+  {                                                                                        \
+    const int kk0 = I3[(u)] - k0;                                                          \
+    __global const float* wu = Wv + (size_t)(u) * (GAPP_KV * GAPP_UR) + roff;              \
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) GAPP_RANK1(kk0 + kk, wu[kk * GAPP_UR + i]) \
+  }
+
+__kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
+void gapp_gemm(const int M, const int N, const int K,
+               __global const float* restrict X, __global float* restrict Y,
+               __global const float* restrict Wv,
+               __global const int* restrict I0, __global const int* restrict I1,
+               __global const int* restrict I2, __global const int* restrict I3,
+               __global const uchar* restrict IB,
+               __global const int* restrict rowmap, __global const int* restrict kmap,
+               __global const float* restrict bias, const int count) {
+  __local float Xl[GAPP_TK][GAPP_TN];
+#if GAPP_MODE == 0 || GAPP_MODE == 1
+  __local float Wl[GAPP_TK][GAPP_TM];
+#endif
+  const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * GAPP_WX + tx;
+  const int tr = get_group_id(1);
+  const int mt = ty * GAPP_RM, m0 = tr * GAPP_TM + mt;
+  const int nb = get_group_id(0) * GAPP_TN;
+  float acc[GAPP_RM][GAPP_RN];
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
+    _Pragma("unroll") for (int j = 0; j < GAPP_RN; ++j) acc[i][j] = 0.0f;
+  const int nkt = (K + GAPP_TK - 1) / GAPP_TK;
+
+#if GAPP_MODE == 0 /* dense, W padded to Mp x Kp */
+  const int Kp = nkt * GAPP_TK;
+  for (int kt = 0; kt < nkt; ++kt) {
+    const int k0 = kt * GAPP_TK;
+    for (int e = tid; e < GAPP_TM * GAPP_TK; e += GAPP_WG) {
+      const int r_ = e / GAPP_TK, c_ = e - r_ * GAPP_TK;
+      Wl[c_][r_] = Wv[(size_t)(tr * GAPP_TM + r_) * Kp + k0 + c_];
+    }
+    GAPP_STAGE_X(k0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < GAPP_TK; ++kk) GAPP_RANK1(kk, Wl[kk][mt + i])
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#elif GAPP_MODE == 1 /* tile: only the kept blocks of this tile row */
+#if GAPP_FIXED
+  const int b0 = tr * count, b1 = b0 + count;
+#else
+  const int b0 = I0[tr], b1 = I0[tr + 1];
+#endif
+  for (int b = b0; b < b1; ++b) {
+    const int k0 = I1[b] * GAPP_TK;
+    for (int e = tid; e < GAPP_TM * GAPP_TK; e += GAPP_WG) {
+      const int r_ = e / GAPP_TK, c_ = e - r_ * GAPP_TK;
+      Wl[c_][r_] = Wv[(size_t)b * (GAPP_TM * GAPP_TK) + e];
+    }
+    GAPP_STAGE_X(k0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < GAPP_TK; ++kk) GAPP_RANK1(kk, Wl[kk][mt + i])
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#elif GAPP_MODE == 2 /* simd: stage every X slice; each row-block walks its kept units in it */
+  const int rb = m0 / GAPP_UR, roff = m0 % GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
+  int p = 0, p1 = 0;
+  if (rb < nrb) {
+#if GAPP_FIXED
+    p = rb * count; p1 = p + count;
+#else
+    p = I0[rb]; p1 = I0[rb + 1];
+#endif
+  }
+  for (int kt = 0; kt < nkt; ++kt) {
+    const int k0 = kt * GAPP_TK;
+    GAPP_STAGE_X(k0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (; p < p1 && I3[p] < k0 + GAPP_TK; ++p) GAPP_UNIT(p)
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#elif GAPP_MODE == 3 /* multi: kept tiles only; inside each, this row-block's kept units */
+#if GAPP_FIXED
+  const int b0 = tr * count, b1 = b0 + count;
+#else
+  const int b0 = I0[tr], b1 = I0[tr + 1];
+#endif
+  const int rblk = mt / GAPP_UR, roff = m0 % GAPP_UR;
+  for (int t = b0; t < b1; ++t) {
+    const int k0 = I1[t] * GAPP_TK;
+    GAPP_STAGE_X(k0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int s = t * (GAPP_TM / GAPP_UR) + rblk;
+    for (int u = I2[s]; u < I2[s + 1]; ++u) GAPP_UNIT(u)
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#elif GAPP_MODE == 4 /* N:M: groups of NM_M never straddle a TK slice (NM_M divides TK) */
+  const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
+  for (int kt = 0; kt < nkt; ++kt) {
+    const int k0 = kt * GAPP_TK;
+    GAPP_STAGE_X(k0)
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int g = k0 / GAPP_NM_M; g < min(G, (k0 + GAPP_TK) / GAPP_NM_M); ++g)
+      _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
+        _Pragma("unroll") for (int s = 0; s < GAPP_NM_N; ++s) {
+          const size_t slot = ((size_t)(m0 + i) * G + g) * GAPP_NM_N + s;
+          const int kk = g * GAPP_NM_M + (int)IB[slot] - k0;
+          const float a_ = Wv[slot];
+          _Pragma("unroll") for (int j = 0; j < GAPP_RN; ++j)
+            acc[i][j] = fma(a_, Xl[kk][tx + j * GAPP_WX], acc[i][j]);
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#endif
+
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
+    const int m = m0 + i;
+    if (m < M) {
+#if GAPP_ROWMAP
+      const int row = rowmap[m];
+#else
+      const int row = m;
+#endif
+      const float b = GAPP_BIAS_OF(row);
+      _Pragma("unroll") for (int j = 0; j < GAPP_RN; ++j) {
+        const int n = nb + tx + j * GAPP_WX;
+        if (n < N) Y[(size_t)row * N + n] = GAPP_ACT1(acc[i][j] + b);
+      }
+    }
+  }
+}
+)GAPPCL";
+
+/// Element-wise baseline: one output row per work-item, RN columns as NV vectors, walking
+/// the row's CSR entries. Work-group WX × WY as the policy's, so it runs on every device
+/// the policy does.
+inline constexpr const char* csr_gemm = R"GAPPCL(
+#define GAPP_NV (GAPP_RN / GAPP_VW)
+__kernel __attribute__((reqd_work_group_size(GAPP_TN / GAPP_RN, GAPP_TM / GAPP_RM, 1)))
+void gapp_csr(const int M, const int N, const int K,
+              __global const float* restrict X, __global float* restrict Y,
+              __global const int* restrict row_ptr, __global const int* restrict col_idx,
+              __global const float* restrict values, __global const float* restrict bias) {
+  const int m = get_global_id(1);
+  const int n0 = get_global_id(0) * GAPP_RN;
+  if (m >= M || n0 >= N) return;
+  const int full = n0 + GAPP_RN <= N;
+  floatV acc[GAPP_NV];
+  for (int j = 0; j < GAPP_NV; ++j) acc[j] = (floatV)(0.0f);
+  const int p1 = row_ptr[m + 1];
+  for (int p = row_ptr[m]; p < p1; ++p) {
+    const floatV a = (floatV)(values[p]);
+    __global const float* xr = X + (size_t)col_idx[p] * N + n0;
+    if (full)
+      for (int j = 0; j < GAPP_NV; ++j) acc[j] = fma(a, GAPP_VLOAD(xr + j * GAPP_VW), acc[j]);
+    else
+      for (int j = 0; j < GAPP_NV; ++j) acc[j] = fma(a, gapp_load_part(xr + j * GAPP_VW, N - n0 - j * GAPP_VW), acc[j]);
+  }
+  const floatV b = (floatV)(GAPP_BIAS_OF(m));
+  __global float* yr = Y + (size_t)m * N + n0;
+  for (int j = 0; j < GAPP_NV; ++j) {
+    const floatV v = GAPP_ACT(acc[j] + b);
+    if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
+    else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
+  }
+}
+)GAPPCL";
+
+} // namespace gapp::kernels::cl_source

@@ -1,0 +1,52 @@
+// The OpenCL device the [opencl] tests run on: GAPP_TEST_DEVICE=i picks the i-th device
+// over all platforms, default 0 (PoCL's CPU device in CI).
+#pragma once
+
+#include <gapp/opencl.hpp>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct cl_env {
+  cl::Context context;
+  cl::Device device;
+  cl::CommandQueue queue;
+  gapp::opencl::program_cache cache;
+
+  static cl_env& get() {
+    static cl_env env;
+    return env;
+  }
+
+private:
+  cl_env() {
+    std::vector<cl::Platform> platforms;
+    cl::Platform::get(&platforms);
+    std::vector<cl::Device> all;
+    for (auto& p : platforms) {
+      std::vector<cl::Device> d;
+      p.getDevices(CL_DEVICE_TYPE_ALL, &d);
+      all.insert(all.end(), d.begin(), d.end());
+    }
+    const char* pick = std::getenv("GAPP_TEST_DEVICE");
+    const std::size_t i = pick ? static_cast<std::size_t>(std::atoi(pick)) : 0;
+    if (i >= all.size()) throw std::runtime_error("no OpenCL device " + std::to_string(i) + " (install pocl-opencl-icd)");
+    device = all[i];
+    context = cl::Context(device);
+    queue = cl::CommandQueue(context, device, CL_QUEUE_PROFILING_ENABLE);
+  }
+};
+
+inline cl::Buffer to_device(const std::vector<float>& v) {
+  cl_env& e = cl_env::get();
+  return cl::Buffer(e.context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, v.size() * sizeof(float),
+                    const_cast<float*>(v.data()));
+}
+
+inline std::vector<float> from_device(const cl::Buffer& b, std::size_t n) {
+  std::vector<float> out(n);
+  cl_env::get().queue.enqueueReadBuffer(b, CL_TRUE, 0, n * sizeof(float), out.data());
+  return out;
+}

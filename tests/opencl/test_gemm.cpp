@@ -1,0 +1,179 @@
+// Every kernel variant of both families against the host reference (naive GEMM on the
+// masked weights + bias + ReLU), on edge shapes, at several sparsities, for several
+// tilings (so several work-group shapes) of each family.
+#include <catch2/catch.hpp>
+
+#include "../host/reference.hpp"
+#include "cl_env.hpp"
+
+#include <cmath>
+#include <sstream>
+
+using namespace gapp;
+
+namespace {
+
+using cpu16 = device_traits<16, 4096, 1 << 20, 16, lane_mapping::vector>;
+using gpu32 = device_traits<32, 1024, 48 * 1024, 1, lane_mapping::work_items>;
+using gpu8 = device_traits<8, 256, 32 * 1024, 1, lane_mapping::work_items>;
+
+// direct family: work-groups 1x8, 4x4, 4x2 (vector lanes) and 16x8 (Mali, float4)
+using direct_a = presets::pocl_avx512;
+using direct_b = policy<cpu16, tiling<32, 64, 16, 8, 16, 4, staging::direct>>;
+using direct_c = policy<cpu16, tiling<8, 64, 8, 4, 16, 2, staging::direct>>;
+using direct_d = presets::arm_mali_valhall;
+// local family: work-groups 16x16, 16x8, 8x8
+using local_a = presets::nvidia;
+using local_b = presets::intel_gen9;
+using local_c = policy<gpu8, tiling<16, 16, 8, 2, 2, 1, staging::local>>;
+
+struct shape {
+  std::size_t M, K, N;
+};
+const shape shapes[] = {{1, 1, 1}, {37, 53, 29}, {70, 100, 45}, {128, 64, 96}, {9, 300, 17}};
+
+std::vector<float> reference(const std::vector<float>& wm, const std::vector<float>& x, const std::vector<float>& bias,
+                             std::size_t M, std::size_t K, std::size_t N, bool relu) {
+  std::vector<float> y(M * N);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) {
+      double s = bias.empty() ? 0.0 : bias[m];
+      for (std::size_t k = 0; k < K; ++k) s += static_cast<double>(wm[m * K + k]) * x[k * N + n];
+      y[m * N + n] = static_cast<float>(relu ? std::max(s, 0.0) : s);
+    }
+  return y;
+}
+
+void compare(const std::vector<float>& got, const std::vector<float>& want, const std::vector<float>& wm,
+             const std::vector<float>& x, std::size_t M, std::size_t K, std::size_t N) {
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) {
+      double mag = 1e-6;
+      for (std::size_t k = 0; k < K; ++k) mag += std::fabs(static_cast<double>(wm[m * K + k]) * x[k * N + n]);
+      const double err = std::fabs(static_cast<double>(got[m * N + n]) - want[m * N + n]);
+      if (err > 1e-5 * mag + 1e-6) {
+        INFO("row " << m << " col " << n << " got " << got[m * N + n] << " want " << want[m * N + n]);
+        REQUIRE(err <= 1e-5 * mag + 1e-6);
+      }
+    }
+}
+
+/// Runs one op over X and checks Y against the reference.
+template <class P, class W>
+void run_case(const W& weights, const std::vector<float>& masked, std::size_t M, std::size_t K, std::size_t N,
+              bool bias_on, bool relu, std::mt19937& g, const char* expect_variant, bool balanced = false) {
+  cl_env& env = cl_env::get();
+  opencl::gemm_options opt;
+  opt.epi.bias = bias_on, opt.epi.relu = relu;
+  std::vector<float> bias;
+  if (bias_on) bias = ref::random_weights(g, M, 0), opt.bias = bias;
+  opencl::gemm_op<P> op(env.context, env.device, env.cache, weights, opt);
+  INFO("variant " << op.variant());
+  std::string v = op.variant();
+  REQUIRE(v.rfind(expect_variant, 0) == 0);
+  if (balanced) REQUIRE(v.find("balanced") != std::string::npos);
+  const auto x = ref::random_weights(g, K * N, 0);
+  std::vector<float> y0(M * N, 12345.0f); // every element must be overwritten
+  cl::Buffer xb = to_device(x), yb = to_device(y0);
+  op.enqueue(env.queue, xb, yb, N).wait();
+  const auto y = from_device(yb, M * N);
+  compare(y, reference(masked, x, bias, M, K, N, relu), masked, x, M, K, N);
+}
+
+template <class P>
+void all_variants() {
+  std::mt19937 g(31337);
+  int cases = 0;
+  for (const shape& s : shapes)
+    for (double sp : {0.0, 0.5, 0.9, -1.0}) { // -1: everything pruned
+      const auto w = ref::random_weights(g, s.M * s.K, 0);
+      const matrix_view wv(w, s.M, s.K);
+      INFO(P::tm << "x" << P::tn << "x" << P::tk << " " << s.M << "x" << s.K << "x" << s.N << " s " << sp);
+      const bool relu = (cases++ % 2) == 0;
+      auto masks_for = [&](auto unit) {
+        using U = decltype(unit);
+        if (sp < 0) return mask<P, U>(s.M, s.K, std::vector<std::uint8_t>(s.M * s.K, 0), unit);
+        return prune<P>(wv, unit, sp);
+      };
+      if (sp >= 0) run_case<P>(wv, w, s.M, s.K, s.N, true, relu, g, "dense");
+      {
+        auto m = masks_for(units::tile{});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "tile");
+        prune_options bal;
+        bal.balanced = true;
+        if (sp >= 0) {
+          auto mb = prune<P>(wv, units::tile{}, sp, bal);
+          run_case<P>(pack(wv, mb), mb.apply(wv), s.M, s.K, s.N, true, !relu, g, "tile", true);
+        }
+      }
+      {
+        auto m = masks_for(units::simd{});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "simd");
+        if (sp >= 0) {
+          prune_options bal;
+          bal.balanced = true;
+          auto mb = prune<P>(wv, units::simd{}, sp, bal);
+          run_case<P>(pack(wv, mb), mb.apply(wv), s.M, s.K, s.N, false, !relu, g, "simd", true);
+        }
+      }
+      {
+        auto m = masks_for(units::multi{});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "multi");
+      }
+      {
+        auto m = sp < 0 ? masks_for(units::nm{2, 4}) : prune<P>(wv, units::nm{2, 4});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, !relu, g, "nm");
+      }
+      {
+        auto m = masks_for(units::filter{});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "filter");
+      }
+      {
+        auto m = masks_for(units::channel{1});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, !relu, g, "channel");
+      }
+      {
+        auto m = masks_for(units::element{});
+        run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "csr");
+      }
+    }
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("every GEMM kernel variant matches the host reference", "[opencl][gemm]", direct_a, direct_b,
+                   direct_c, direct_d, local_a, local_b, local_c) {
+  all_variants<TestType>();
+}
+
+TEST_CASE("channel-compacted GEMM on a convolution's kernel area", "[opencl][gemm]") {
+  using P = direct_b;
+  std::mt19937 g(5);
+  const conv_shape cs{20, 7, 3, 3};
+  const auto w = ref::random_weights(g, cs.size(), 0);
+  const matrix_view wv = as_gemm(w.data(), cs);
+  for (double sp : {0.3, 0.7}) {
+    const auto m = prune<P>(wv, channel_unit(cs), sp);
+    run_case<P>(pack(wv, m), m.apply(wv), cs.gemm_rows(), cs.gemm_cols(), 33, true, true, g, "channel");
+  }
+}
+
+TEST_CASE("GEMM without epilogue and with fixed trip counts disabled", "[opencl][gemm]") {
+  using P = local_c;
+  std::mt19937 g(6);
+  const auto w = ref::random_weights(g, 40 * 48, 0);
+  const matrix_view wv(w, 40, 48);
+  prune_options bal;
+  bal.balanced = true;
+  const auto m = prune<P>(wv, units::simd{}, 0.5, bal);
+  cl_env& env = cl_env::get();
+  opencl::gemm_options opt;
+  opt.fixed_trip_count = false;
+  opencl::gemm_op<P> op(env.context, env.device, env.cache, pack(wv, m), opt);
+  REQUIRE(op.variant() == "simd");
+  const auto x = ref::random_weights(g, 48 * 19, 0);
+  cl::Buffer xb = to_device(x), yb = to_device(std::vector<float>(40 * 19));
+  op.enqueue(env.queue, xb, yb, 19).wait();
+  const auto masked = m.apply(wv);
+  compare(from_device(yb, 40 * 19), reference(masked, x, {}, 40, 48, 19, false), masked, x, 40, 48, 19);
+}
