@@ -38,10 +38,7 @@ public:
   gemm_op(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, matrix_view w, gemm_options opt = {})
       : gemm_op(ctx, dev, opt, w.rows, w.cols) {
     gapp::detail::check_finite_matrix(w, "weights");
-    const std::size_t Mp = round_up(rows_, P::tm), Kp = round_up(cols_, P::tk);
-    std::vector<float> pad(Mp * Kp, 0.0f);
-    for (std::size_t r = 0; r < rows_; ++r) std::copy(w.data + r * cols_, w.data + (r + 1) * cols_, pad.data() + r * Kp);
-    wv_ = upload(pad);
+    wv_ = upload(dense_layout(w.data, rows_, cols_, cols_));
     cfg_.mode = kernels::walk::dense;
     finish(cache, "dense");
   }
@@ -81,12 +78,7 @@ public:
     } else if constexpr (std::is_same_v<U, units::filter>) {
       cfg_.mode = kernels::walk::dense, cfg_.rowmap = true;
       compute_rows_ = w.kept_rows.size();
-      const std::size_t Mp = round_up(std::max<std::size_t>(compute_rows_, 1), P::tm), Kp = round_up(cols_, P::tk);
-      std::vector<float> pad(Mp * Kp, 0.0f);
-      for (std::size_t r = 0; r < compute_rows_; ++r)
-        std::copy(w.values.begin() + static_cast<std::ptrdiff_t>(r * cols_),
-                  w.values.begin() + static_cast<std::ptrdiff_t>((r + 1) * cols_), pad.begin() + static_cast<std::ptrdiff_t>(r * Kp));
-      wv_ = upload(pad), rowmap_ = upload(w.kept_rows);
+      wv_ = upload(dense_layout(w.values.data(), compute_rows_, cols_, cols_)), rowmap_ = upload(w.kept_rows);
       std::vector<std::int32_t> pruned;
       for (std::size_t r = 0, j = 0; r < rows_; ++r)
         (j < w.kept_rows.size() && static_cast<std::size_t>(w.kept_rows[j]) == r) ? void(++j) : pruned.push_back(static_cast<std::int32_t>(r));
@@ -96,13 +88,10 @@ public:
       cfg_.mode = kernels::walk::dense, cfg_.kmap = true;
       const std::size_t a = static_cast<std::size_t>(w.kernel_area), kc = w.kept_channels.size() * a;
       compute_cols_ = kc;
-      const std::size_t Mp = round_up(rows_, P::tm), Kp = round_up(std::max<std::size_t>(kc, 1), P::tk);
-      std::vector<float> pad(Mp * Kp, 0.0f);
-      for (std::size_t r = 0; r < rows_; ++r)
-        for (std::size_t c = 0; c < kc; ++c) pad[r * Kp + c] = w.values[r * kc + c];
+      const std::size_t Kp = round_up(std::max<std::size_t>(kc, 1), P::tk);
       std::vector<std::int32_t> kmap(Kp, 0);
       for (std::size_t c = 0; c < kc; ++c) kmap[c] = w.kept_channels[c / a] * static_cast<std::int32_t>(a) + static_cast<std::int32_t>(c % a);
-      wv_ = upload(pad), kmap_ = upload(kmap);
+      wv_ = upload(dense_layout(w.values.data(), rows_, kc, kc)), kmap_ = upload(kmap);
       if (kc == 0) { // nothing kept: every output is act(bias)
         std::vector<std::int32_t> all(rows_);
         for (std::size_t r = 0; r < rows_; ++r) all[r] = static_cast<std::int32_t>(r);
@@ -205,6 +194,18 @@ private:
     } else if (!opt.bias.empty()) {
       throw invalid_argument("gemm_op: bias values given but epilogue.bias is off");
     }
+  }
+
+  /// Dense W for the kernel family: padded to whole TM x TK tiles; row-major for `local`,
+  /// k-major panels of RM rows for `direct` (RM weights of one k contiguous).
+  static std::vector<float> dense_layout(const float* w, std::size_t rows, std::size_t cols, std::size_t ld) {
+    const std::size_t Mp = round_up(std::max<std::size_t>(rows, 1), P::tm), Kp = round_up(std::max<std::size_t>(cols, 1), P::tk);
+    const std::size_t rm = static_cast<std::size_t>(P::rm);
+    std::vector<float> out(Mp * Kp, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c)
+        out[P::mode == staging::direct ? ((r / rm) * Kp + c) * rm + r % rm : r * Kp + c] = w[r * ld + c];
+    return out;
   }
 
   static std::size_t round_up(std::size_t v, int m) {

@@ -36,6 +36,14 @@ typedef GAPP_CAT(float, GAPP_VW) floatV;
 #define GAPP_VLOAD(p) GAPP_CAT(vload, GAPP_VW)(0, (p))
 #define GAPP_VSTORE(v, p) GAPP_CAT(vstore, GAPP_VW)((v), 0, (p))
 #endif
+/* Aligned forms: only where N is a multiple of GAPP_VW (rows start on vector boundaries). */
+#if GAPP_VW == 1
+#define GAPP_VLOAD_A(p) (*(p))
+#define GAPP_VSTORE_A(v, p) (*(p) = (v))
+#else
+#define GAPP_VLOAD_A(p) (*(__global const floatV*)(p))
+#define GAPP_VSTORE_A(v, p) (*(__global floatV*)(p) = (v))
+#endif
 
 /* The first `avail` lanes of p (fewer than GAPP_VW at the right edge of N); others 0. */
 inline floatV gapp_load_part(__global const float* p, const int avail) {

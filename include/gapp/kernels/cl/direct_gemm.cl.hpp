@@ -12,13 +12,29 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_NV (GAPP_RN / GAPP_VW)
 #define GAPP_WX (GAPP_TN / GAPP_RN)
 #define GAPP_WY (GAPP_TM / GAPP_RM)
+/* Software prefetch of the X rows of a unit GAPP_PD units ahead: kept units make X rows
+   irregular, which hardware prefetchers do not follow. */
+#if GAPP_RN * 4 > 64
+#define GAPP_PREFETCH_ROW(p) { __builtin_prefetch(p); __builtin_prefetch((p) + 16); }
+#else
+#define GAPP_PREFETCH_ROW(p) __builtin_prefetch(p)
+#endif
+#ifndef GAPP_PD
+#define GAPP_PD 8
+#endif
+#ifndef GAPP_KLOOP
+#define GAPP_KLOOP _Pragma("unroll 1")
+#endif
 
-/* X row k -> xv[0..NV) for this work-item's columns. FULL: all RN columns inside N. */
+/* X row k -> xv[0..NV) for this work-item's columns. FULL: 0 = some of the RN columns lie
+   past N, 1 = all inside N, 2 = all inside and vector-aligned (N % VW == 0). */
 #define GAPP_LOAD_X(k, FULL)                                                              \
   {                                                                                       \
     __global const float* xr_ = X + (size_t)GAPP_XROW(k) * N + n0;                        \
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)                                    \
-      xv[j] = (FULL) ? GAPP_VLOAD(xr_ + j * GAPP_VW) : gapp_load_part(xr_ + j * GAPP_VW, N - n0 - j * GAPP_VW); \
+      xv[j] = (FULL) == 2 ? GAPP_VLOAD_A(xr_ + j * GAPP_VW)                                 \
+            : (FULL) == 1 ? GAPP_VLOAD(xr_ + j * GAPP_VW)                                   \
+                          : gapp_load_part(xr_ + j * GAPP_VW, N - n0 - j * GAPP_VW);         \
   }
 
 /* acc[i][*] += w(i) * xv[*] for the RM rows. */
@@ -28,13 +44,13 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
   }
 
-#if GAPP_MODE == 0 /* dense: W padded to whole TM x TK tiles, ld = Kp */
+#if GAPP_MODE == 0 /* dense: W in k-major panels of RM rows, padded to Mp x Kp */
 #define GAPP_WALK(FULL)                                                                    \
   for (int k0 = 0; k0 < Kp; k0 += GAPP_TK) {                                               \
-    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
+    GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
       floatV xv[GAPP_NV];                                                                  \
       GAPP_LOAD_X(k0 + kk, FULL);                                                          \
-      GAPP_RANK1(wr[(size_t)i * Kp + k0 + kk]);                                            \
+      GAPP_RANK1(wp[(size_t)(k0 + kk) * GAPP_RM + i]);                                     \
     }                                                                                      \
   }
 #elif GAPP_MODE == 1 /* tile: kept TM x TK blocks of this tile row */
@@ -42,7 +58,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
   for (int b = b0; b < b1; ++b) {                                                          \
     const int k0 = I1[b] * GAPP_TK;                                                        \
     __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;        \
-    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
+    GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
       floatV xv[GAPP_NV];                                                                  \
       GAPP_LOAD_X(k0 + kk, FULL);                                                          \
       GAPP_RANK1(wb[i * GAPP_TK + kk]);                                                    \
@@ -52,6 +68,11 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_UNITS(U0, U1, FULL)                                                           \
   for (int u = (U0); u < (U1); ++u) {                                                      \
     const int k0 = I3[u];                                                                  \
+    if (u + GAPP_PD < (U1)) {                                                              \
+      const int kp_ = I3[u + GAPP_PD];                                                     \
+      _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk)                               \
+        GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                       \
+    }                                                                                      \
     __global const float* wu = Wv + (size_t)u * (GAPP_KV * GAPP_UR) + roff;                \
     _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) {                               \
       floatV xv[GAPP_NV];                                                                  \
@@ -103,7 +124,7 @@ void gapp_gemm(const int M, const int N, const int K,
 
 #if GAPP_MODE == 0
   const int Kp = ((K + GAPP_TK - 1) / GAPP_TK) * GAPP_TK;
-  __global const float* wr = Wv + (size_t)m0 * Kp;
+  __global const float* wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
 #elif GAPP_MODE == 1 || GAPP_MODE == 3
 #if GAPP_FIXED
   const int b0 = tr * count, b1 = b0 + count;
@@ -129,15 +150,17 @@ void gapp_gemm(const int M, const int N, const int K,
   const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
 #endif
 
+  const int full = n0 + GAPP_RN <= N, aligned = full && N % GAPP_VW == 0;
   if (m0 < M) {
-    if (n0 + GAPP_RN <= N) {
+    if (aligned) {
+      GAPP_WALK(2)
+    } else if (full) {
       GAPP_WALK(1)
     } else {
       GAPP_WALK(0)
     }
   }
 
-  const int full = n0 + GAPP_RN <= N;
   _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
     const int m = m0 + i;
     if (m >= M) break;
@@ -150,7 +173,8 @@ void gapp_gemm(const int M, const int N, const int K,
     __global float* yr = Y + (size_t)row * N + n0;
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
       const floatV v = GAPP_ACT(acc[i][j] + b);
-      if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
+      if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
+      else if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
       else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
     }
   }
