@@ -186,8 +186,10 @@ public:
       std::string name = r.benchmark_name();
       const bool median = r.aggregate_name == "median";
       if (r.run_type == Run::RT_Aggregate && !median) continue;
-      const auto cut = name.find("/manual_time");
-      if (cut != std::string::npos) name = name.substr(0, cut);
+      for (const char* tail : {"/min_time", "/repeats", "/manual_time"}) {
+        const auto cut = name.find(tail);
+        if (cut != std::string::npos) name = name.substr(0, cut);
+      }
       result& x = g_results[name];
       if (median || x.time == 0) {
         x.time = r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit);

@@ -3,8 +3,10 @@
 #pragma once
 
 #include "opencl/cl.hpp"
+#include "opencl/conv_op.hpp"
 #include "opencl/device.hpp"
 #include "opencl/error.hpp"
 #include "opencl/gemm_op.hpp"
 #include "opencl/program_cache.hpp"
+#include "opencl/vgg16.hpp"
 #include "prune.hpp"

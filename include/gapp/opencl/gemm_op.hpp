@@ -165,16 +165,17 @@ public:
         set(kernel_, 13, bias_);
         set(kernel_, 14, count_);
       }
+      // after the fill (if any), so that the returned event covers both on any queue
+      std::vector<cl::Event> after(done);
+      if (wait) after.insert(after.end(), wait->begin(), wait->end());
       cl::Event e;
       detail::check(q.enqueueNDRangeKernel(kernel_, cl::NullRange, cl::NDRange(g.global[0], g.global[1]),
-                                           cl::NDRange(g.local[0], g.local[1]), wait, &e),
+                                           cl::NDRange(g.local[0], g.local[1]), after.empty() ? nullptr : &after, &e),
                     "clEnqueueNDRangeKernel(gapp GEMM)");
-      done.push_back(e);
+      return e;
     }
-    if (done.size() == 1) return done.front();
-    cl::Event m;
-    detail::check(q.enqueueMarkerWithWaitList(&done, &m), "clEnqueueMarkerWithWaitList");
-    return m;
+    if (done.empty()) throw invalid_argument("gemm_op: nothing to compute"); // unreachable: a fill covers compute_rows_ == 0
+    return done.front();
   }
 
 private:

@@ -66,6 +66,11 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
   }
 #elif GAPP_MODE == 2 || GAPP_MODE == 3 /* simd / multi: kept UR x KV units, k-major values */
 #define GAPP_UNITS(U0, U1, FULL)                                                           \
+  for (int u = (U0); u < min((U0) + GAPP_PD, (U1)); ++u) { /* prologue: the first PD units */ \
+    const int kp_ = I3[u];                                                                 \
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk)                                 \
+      GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                         \
+  }                                                                                        \
   for (int u = (U0); u < (U1); ++u) {                                                      \
     const int k0 = I3[u];                                                                  \
     if (u + GAPP_PD < (U1)) {                                                              \

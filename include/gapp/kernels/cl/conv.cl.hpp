@@ -1,0 +1,58 @@
+// gapp/kernels/cl/conv.cl.hpp — the layers around the GEMMs of a CNN. Activations on the
+// device are CNHW (channel, batch, row, column): a GEMM's output Y[C_out × (B·OH·OW)] is
+// then directly the next layer's input.
+#pragma once
+
+namespace gapp::kernels::cl_source {
+
+inline constexpr const char* conv_layers = R"GAPPCL(
+/* im2col: col[k][n], k = (c·KH + r)·KW + s (gapp's OIHW ↔ GEMM order), n = (b·OH + oy)·OW + ox.
+   One work-item writes one output row (all OW pixels of one (k, b, oy)): contiguous stores,
+   and contiguous loads for stride 1. */
+__kernel void gapp_im2col(const int C, const int B, const int H, const int W, const int KH, const int KW,
+                          const int stride, const int pad, const int OH, const int OW,
+                          __global const float* restrict in, __global float* restrict col) {
+  const int row = get_global_id(0), k = get_global_id(1); /* row = b·OH + oy */
+  if (row >= B * OH || k >= C * KH * KW) return;
+  const int s = k % KW, r = (k / KW) % KH, c = k / (KH * KW);
+  const int oy = row % OH, b = row / OH;
+  const int y = oy * stride - pad + r;
+  __global float* out = col + (size_t)k * B * OH * OW + (size_t)row * OW;
+  if (y < 0 || y >= H) {
+    for (int ox = 0; ox < OW; ++ox) out[ox] = 0.0f;
+    return;
+  }
+  __global const float* ip = in + (((size_t)c * B + b) * H + y) * W;
+  /* ox range whose input column x = ox·stride − pad + s lies inside [0, W) */
+  const int x0 = s - pad;
+  const int lo = x0 >= 0 ? 0 : min(OW, (-x0 + stride - 1) / stride);
+  const int hi = max(lo, min(OW, (W - 1 - x0) / stride + 1));
+  for (int ox = 0; ox < lo; ++ox) out[ox] = 0.0f;
+  if (stride == 1)
+    for (int ox = lo; ox < hi; ++ox) out[ox] = ip[ox + x0];
+  else
+    for (int ox = lo; ox < hi; ++ox) out[ox] = ip[ox * stride + x0];
+  for (int ox = hi; ox < OW; ++ox) out[ox] = 0.0f;
+}
+
+/* 2x2 max-pool, stride 2 (floor): CNHW -> CNHW. */
+__kernel void gapp_maxpool2(const int CB, const int H, const int W, const int OH, const int OW,
+                            __global const float* restrict in, __global float* restrict out) {
+  const int p = get_global_id(0), cb = get_global_id(1);
+  if (p >= OH * OW || cb >= CB) return;
+  const int oy = p / OW, ox = p % OW;
+  __global const float* i0 = in + ((size_t)cb * H + 2 * oy) * W + 2 * ox;
+  out[(size_t)cb * OH * OW + p] = fmax(fmax(i0[0], i0[1]), fmax(i0[W], i0[W + 1]));
+}
+
+/* CNHW -> the FC input matrix X[(c·HW + s) × B], i.e. PyTorch's per-sample flatten. */
+__kernel void gapp_flatten(const int C, const int B, const int HW, __global const float* restrict in,
+                           __global float* restrict out) {
+  const int f = get_global_id(0), b = get_global_id(1);
+  if (f >= C * HW || b >= B) return;
+  const int c = f / HW, s = f % HW;
+  out[(size_t)f * B + b] = in[((size_t)c * B + b) * HW + s];
+}
+)GAPPCL";
+
+} // namespace gapp::kernels::cl_source

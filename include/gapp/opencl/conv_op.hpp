@@ -1,0 +1,142 @@
+// gapp/opencl/conv_op.hpp — convolution (stride, padding; dilation 1, groups 1) as im2col
+// + any gapp GEMM operation, and the small layer kernels around it (max-pool, flatten).
+// Activations are CNHW (channel, batch, row, column) on the device.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "../kernels/conv.hpp"
+#include "../prune/conv.hpp"
+#include "gemm_op.hpp"
+
+namespace gapp::opencl {
+
+namespace detail {
+inline std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
+
+template <class... A>
+void set_args(cl::Kernel& k, const A&... a) {
+  cl_uint i = 0;
+  (check(k.setArg(i++, a), "clSetKernelArg"), ...);
+}
+
+inline cl::Kernel make_kernel(const cl::Program& p, const char* name) {
+  cl_int err = CL_SUCCESS;
+  cl::Kernel k(p, name, &err);
+  check(err, (std::string("clCreateKernel(") + name + ")").c_str());
+  return k;
+}
+} // namespace detail
+
+struct conv_geometry {
+  std::size_t stride = 1;
+  std::size_t pad = 0;
+};
+
+/// Y = act(conv(X, W) + bias) for CNHW activations: an im2col kernel writes the K × (B·OH·OW)
+/// column matrix into a scratch buffer, then the GEMM operation (dense or any packed unit)
+/// computes Y[C_out × (B·OH·OW)], which is the CNHW output.
+template <class P>
+class conv2d_op {
+public:
+  /// `gemm` computes with the OIHW weights of `shape` viewed as the GEMM matrix (as_gemm).
+  conv2d_op(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, const conv_shape& shape,
+            std::unique_ptr<gemm_op<P>> gemm, conv_geometry g = {})
+      : shape_(shape), geo_(g), gemm_(std::move(gemm)) {
+    if (!gemm_ || gemm_->rows() != shape.gemm_rows() || gemm_->cols() != shape.gemm_cols())
+      throw shape_error("conv2d_op: the GEMM operation does not match the convolution shape");
+    if (g.stride == 0) throw invalid_argument("conv2d_op: stride must be at least 1");
+    im2col_ = detail::make_kernel(cache.get(ctx, dev, kernels::conv_layers_source()), "gapp_im2col");
+  }
+
+  std::size_t out_size(std::size_t in, std::size_t kernel) const {
+    if (in + 2 * geo_.pad < kernel) throw shape_error("conv2d_op: kernel larger than the padded input");
+    return kernels::conv_out(in, kernel, geo_.stride, geo_.pad);
+  }
+  std::size_t out_h(std::size_t h) const { return out_size(h, shape_.kernel_h); }
+  std::size_t out_w(std::size_t w) const { return out_size(w, shape_.kernel_w); }
+  /// Floats the scratch (column) buffer needs for a batch of h × w inputs.
+  std::size_t scratch_floats(std::size_t batch, std::size_t h, std::size_t w) const {
+    return shape_.gemm_cols() * batch * out_h(h) * out_w(w);
+  }
+  const gemm_op<P>& gemm() const { return *gemm_; }
+
+  /// Enqueues the convolution of `in` (C_in × B × H × W) into `out` (C_out × B × OH × OW).
+  /// `im2col_event`, when given, receives the event of the im2col step (for profiling).
+  cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t batch,
+                    std::size_t h, std::size_t w, const cl::Buffer& scratch, const std::vector<cl::Event>* wait = nullptr,
+                    cl::Event* im2col_event = nullptr) {
+    const std::size_t oh = out_h(h), ow = out_w(w), n = batch * oh * ow;
+    std::size_t bytes = 0;
+    detail::check(scratch.getInfo(CL_MEM_SIZE, &bytes), "clGetMemObjectInfo");
+    if (bytes < scratch_floats(batch, h, w) * 4)
+      throw shape_error("conv2d_op: scratch buffer holds " + std::to_string(bytes / 4) + " floats, needs " +
+                        std::to_string(scratch_floats(batch, h, w)));
+    detail::check(in.getInfo(CL_MEM_SIZE, &bytes), "clGetMemObjectInfo");
+    if (bytes < shape_.in_channels * batch * h * w * 4) throw shape_error("conv2d_op: input buffer too small");
+    std::lock_guard<std::mutex> lock(mutex_);
+    detail::set_args(im2col_, static_cast<int>(shape_.in_channels), static_cast<int>(batch), static_cast<int>(h),
+                     static_cast<int>(w), static_cast<int>(shape_.kernel_h), static_cast<int>(shape_.kernel_w),
+                     static_cast<int>(geo_.stride), static_cast<int>(geo_.pad), static_cast<int>(oh), static_cast<int>(ow),
+                     in, scratch);
+    cl::Event e;
+    detail::check(q.enqueueNDRangeKernel(im2col_, cl::NullRange, cl::NDRange(detail::round_up(batch * oh, 8), shape_.gemm_cols()),
+                                         cl::NullRange, wait, &e),
+                  "clEnqueueNDRangeKernel(gapp_im2col)");
+    if (im2col_event) *im2col_event = e;
+    const std::vector<cl::Event> after{e};
+    return gemm_->enqueue(q, scratch, out, n, &after);
+  }
+
+private:
+  conv_shape shape_;
+  conv_geometry geo_;
+  std::unique_ptr<gemm_op<P>> gemm_;
+  cl::Kernel im2col_;
+  std::mutex mutex_;
+};
+
+/// 2×2 max-pool (stride 2) and the per-sample flatten before a classifier, on CNHW data.
+class layer_kernels {
+public:
+  layer_kernels(const cl::Context& ctx, const cl::Device& dev, program_cache& cache) {
+    const cl::Program p = cache.get(ctx, dev, kernels::conv_layers_source());
+    pool_ = detail::make_kernel(p, "gapp_maxpool2");
+    flatten_ = detail::make_kernel(p, "gapp_flatten");
+  }
+
+  /// in: C × B × H × W → out: C × B × ⌊H/2⌋ × ⌊W/2⌋.
+  cl::Event maxpool2(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t c,
+                     std::size_t batch, std::size_t h, std::size_t w) {
+    if (h < 2 || w < 2) throw shape_error("maxpool2: input smaller than 2x2");
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t oh = h / 2, ow = w / 2;
+    detail::set_args(pool_, static_cast<int>(c * batch), static_cast<int>(h), static_cast<int>(w), static_cast<int>(oh),
+                     static_cast<int>(ow), in, out);
+    cl::Event e;
+    detail::check(q.enqueueNDRangeKernel(pool_, cl::NullRange, cl::NDRange(detail::round_up(oh * ow, 16), c * batch),
+                                         cl::NullRange, nullptr, &e),
+                  "clEnqueueNDRangeKernel(gapp_maxpool2)");
+    return e;
+  }
+
+  /// in: C × B × (HW) → out: (C·HW) × B, the input matrix of a fully connected GEMM.
+  cl::Event flatten(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t c,
+                    std::size_t batch, std::size_t hw) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    detail::set_args(flatten_, static_cast<int>(c), static_cast<int>(batch), static_cast<int>(hw), in, out);
+    cl::Event e;
+    detail::check(q.enqueueNDRangeKernel(flatten_, cl::NullRange, cl::NDRange(detail::round_up(c * hw, 64), batch),
+                                         cl::NullRange, nullptr, &e),
+                  "clEnqueueNDRangeKernel(gapp_flatten)");
+    return e;
+  }
+
+private:
+  cl::Kernel pool_, flatten_;
+  std::mutex mutex_;
+};
+
+} // namespace gapp::opencl

@@ -1,0 +1,233 @@
+// gapp/opencl/vgg16.hpp — a whole VGG16 forward pass on an OpenCL device, every weight
+// layer pruned with one technique, packed, and run through the matching gapp kernel.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../kernels/conv.hpp"
+#include "../nn/vgg16.hpp"
+#include "../prune/prune.hpp"
+#include "conv_op.hpp"
+#include "gemm_op.hpp"
+
+namespace gapp::opencl {
+
+/// The pruning techniques a network can run with.
+enum class technique { dense, element, filter, channel, nm_2_4, simd, tile, multi, balanced };
+
+inline const char* to_string(technique t) {
+  static const char* const n[] = {"dense", "element", "filter", "channel", "nm2:4", "simd", "tile", "multi", "balanced"};
+  return n[static_cast<int>(t)];
+}
+
+inline technique parse_technique(const std::string& s) {
+  for (int i = 0; i <= static_cast<int>(technique::balanced); ++i)
+    if (s == to_string(static_cast<technique>(i))) return static_cast<technique>(i);
+  throw invalid_argument("unknown technique '" + s +
+                         "' (dense, element, filter, channel, nm2:4, simd, tile, multi, balanced)");
+}
+
+/// A GEMM layer pruned with a technique: its operation and its masked weights.
+template <class P>
+struct pruned_gemm {
+  std::unique_ptr<gemm_op<P>> op;
+  std::vector<float> masked; ///< the weights the operation computes with (removed ones 0)
+  std::size_t kept = 0;
+};
+
+/// Prunes `w` with technique `t` at `sparsity` (N:M ignores it: 0.5), packs it and builds
+/// its operation. `kernel_area` is kh·kw of a convolution (1 for FC) for channel units.
+template <class P>
+pruned_gemm<P> make_pruned_gemm(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, matrix_view w,
+                                technique t, double sparsity, std::size_t kernel_area, const gemm_options& opt) {
+  pruned_gemm<P> out;
+  auto with = [&](auto unit, double s, bool balanced) {
+    prune_options po;
+    po.balanced = balanced;
+    const auto m = prune<P>(w, unit, s, po);
+    out.masked = m.apply(w);
+    out.kept = m.kept_count();
+    out.op = std::make_unique<gemm_op<P>>(ctx, dev, cache, pack(w, m), opt);
+  };
+  switch (t) {
+  case technique::dense:
+    out.masked.assign(w.data, w.data + w.size());
+    out.kept = w.size();
+    out.op = std::make_unique<gemm_op<P>>(ctx, dev, cache, w, opt);
+    break;
+  case technique::element: with(units::element{}, sparsity, false); break;
+  case technique::filter: with(units::filter{}, sparsity, false); break;
+  case technique::channel: with(units::channel{static_cast<int>(kernel_area)}, sparsity, false); break;
+  case technique::nm_2_4: with(units::nm{2, 4}, 0.5, false); break;
+  case technique::simd: with(units::simd{}, sparsity, false); break;
+  case technique::tile: with(units::tile{}, sparsity, false); break;
+  case technique::multi: with(units::multi{}, sparsity, false); break;
+  case technique::balanced: with(units::simd{}, sparsity, true); break;
+  }
+  return out;
+}
+
+/// VGG16 on the device. Activations live on the device in CNHW order; every conv is
+/// im2col + a GEMM with bias and ReLU fused; pools and the flatten before the classifier are
+/// small kernels; the logits come back to the host.
+template <class P>
+class vgg16_net {
+public:
+  struct options {
+    technique tech = technique::dense;
+    double sparsity = 0.0;
+    bool prune_first_conv = false; ///< conv1_1 (K = 27, 0.1% of the weights) stays dense unless set
+    std::size_t batch = 1;
+    std::function<void(const std::string&)> progress; ///< called as each layer is prepared
+  };
+
+  vgg16_net(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, const nn::vgg16_weights& w,
+            options opt)
+      : ctx_(ctx), cfg_(w.config), layers_(w.layers), batch_(opt.batch), layer_kernels_(ctx, dev, cache) {
+    if (opt.batch == 0) throw invalid_argument("vgg16_net: batch must be at least 1");
+    if (w.params.size() != w.layers.size()) throw shape_error("vgg16_net: weights do not match the layer list");
+    std::size_t max_act = cfg_.in_channels * cfg_.input * cfg_.input, max_col = 1, conv_i = 0;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto& l = layers_[i];
+      const std::string shown = display_name(i, conv_i);
+      if (opt.progress) opt.progress(shown);
+      gemm_options go;
+      go.epi = {true, l.relu};
+      go.bias = w.params[i].bias;
+      const bool keep_dense = l.conv && conv_i == 0 && !opt.prune_first_conv;
+      const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
+      auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? technique::dense : opt.tech, opt.sparsity,
+                                    l.shape.kernel_area(), go);
+      total_ += wv.size();
+      kept_ += pg.kept;
+      for (std::size_t k = 0; k < wv.size(); ++k) {
+        all_l2_ += static_cast<double>(wv.data[k]) * wv.data[k];
+        kept_l2_ += static_cast<double>(pg.masked[k]) * pg.masked[k];
+      }
+      effective_.push_back({std::move(pg.masked), w.params[i].bias});
+      if (l.conv) {
+        convs_.push_back(std::make_unique<conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), conv_geometry{1, 1}));
+        ops_.push_back(nullptr);
+        const std::size_t n = batch_ * l.in_size * l.in_size;
+        max_col = std::max(max_col, l.shape.gemm_cols() * n);
+        max_act = std::max(max_act, l.shape.out_channels * n);
+        ++conv_i;
+      } else {
+        convs_.push_back(nullptr);
+        ops_.push_back(std::move(pg.op));
+        max_act = std::max(max_act, std::max(l.shape.in_channels, l.shape.out_channels) * batch_);
+      }
+    }
+    a_ = buffer(max_act);
+    b_ = buffer(max_act);
+    col_ = buffer(max_col);
+  }
+
+  /// Logits (batch × classes, row-major) for an NCHW input batch.
+  std::vector<float> forward(const cl::CommandQueue& q, const nn::tensor4& input) {
+    if (input.n != batch_ || input.c != cfg_.in_channels || input.h != cfg_.input || input.w != cfg_.input)
+      throw shape_error("vgg16_net: input must be " + std::to_string(batch_) + " x " + std::to_string(cfg_.in_channels) +
+                        " x " + std::to_string(cfg_.input) + " x " + std::to_string(cfg_.input));
+    std::lock_guard<std::mutex> lock(mutex_);
+    events_.clear();
+    const std::size_t S = cfg_.input, C = cfg_.in_channels, B = batch_;
+    std::vector<float> cnhw(input.data.size());
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t c = 0; c < C; ++c)
+        std::copy_n(&input.data[(b * C + c) * S * S], S * S, &cnhw[(c * B + b) * S * S]);
+    detail::check(q.enqueueWriteBuffer(a_, CL_FALSE, 0, cnhw.size() * 4, cnhw.data()), "clEnqueueWriteBuffer");
+    cl::Buffer* in = &a_;
+    cl::Buffer* out = &b_;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto& l = layers_[i];
+      const std::string name = display_name(i, i);
+      if (l.conv) {
+        cl::Event e_col;
+        cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
+        events_.push_back({name + " im2col", e_col});
+        events_.push_back({name + " gemm", e_gemm});
+        std::swap(in, out);
+        std::size_t hw = l.in_size * l.in_size;
+        if (l.pool) {
+          events_.push_back({name + " pool", layer_kernels_.maxpool2(q, *in, *out, l.shape.out_channels, B, l.in_size, l.in_size)});
+          std::swap(in, out);
+          hw /= 4;
+        }
+        if (B > 1 && i + 1 < layers_.size() && !layers_[i + 1].conv) {
+          events_.push_back({name + " flatten", layer_kernels_.flatten(q, *in, *out, l.shape.out_channels, B, hw)});
+          std::swap(in, out);
+        }
+      } else {
+        events_.push_back({name + " gemm", ops_[i]->enqueue(q, *in, *out, B)});
+        std::swap(in, out);
+      }
+    }
+    std::vector<float> y(cfg_.classes * B), logits(cfg_.classes * B);
+    detail::check(q.enqueueReadBuffer(*in, CL_TRUE, 0, y.size() * 4, y.data()), "clEnqueueReadBuffer");
+    for (std::size_t c = 0; c < cfg_.classes; ++c)
+      for (std::size_t b = 0; b < B; ++b) logits[b * cfg_.classes + c] = y[c * B + b];
+    return logits;
+  }
+
+  /// Device time of each kernel of the last forward pass, in ms, when the queue it ran on
+  /// has CL_QUEUE_PROFILING_ENABLE (else empty): conv1_1 im2col, conv1_1 gemm, …, fc8 gemm.
+  std::vector<std::pair<std::string, double>> last_profile() const {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& [name, e] : events_) {
+      cl_ulong a = 0, b = 0;
+      if (e.getProfilingInfo(CL_PROFILING_COMMAND_START, &a) != CL_SUCCESS ||
+          e.getProfilingInfo(CL_PROFILING_COMMAND_END, &b) != CL_SUCCESS)
+        return {};
+      out.emplace_back(name, static_cast<double>(b - a) * 1e-6);
+    }
+    return out;
+  }
+
+  /// The weights the network computes with (removed weights are 0), for the host reference.
+  const std::vector<nn::layer_params>& effective_params() const { return effective_; }
+  /// Share of removed weights over all 16 layers.
+  double sparsity() const { return 1.0 - static_cast<double>(kept_) / static_cast<double>(total_); }
+  /// ‖kept weights‖₂ / ‖all weights‖₂ over all layers.
+  double kept_l2_fraction() const { return all_l2_ > 0 ? std::sqrt(kept_l2_ / all_l2_) : 1.0; }
+  /// Kernel variant of each layer.
+  std::vector<std::string> variants() const {
+    std::vector<std::string> v;
+    for (std::size_t i = 0; i < ops_.size(); ++i) v.push_back(ops_[i] ? ops_[i]->variant() : convs_[i]->gemm().variant());
+    return v;
+  }
+
+  static std::string display_name(std::size_t i, std::size_t conv_index) {
+    static const char* const convs[] = {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+                                        "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"};
+    if (i < 13) return convs[conv_index < 13 ? conv_index : 12];
+    return "fc" + std::to_string(i - 13 + 6);
+  }
+
+private:
+  cl::Buffer buffer(std::size_t floats) {
+    cl_int err = CL_SUCCESS;
+    cl::Buffer b(ctx_, CL_MEM_READ_WRITE, floats * 4, nullptr, &err);
+    detail::check(err, ("clCreateBuffer of " + std::to_string(floats * 4) + " bytes").c_str());
+    return b;
+  }
+
+  cl::Context ctx_;
+  nn::vgg16_config cfg_;
+  std::vector<nn::vgg16_layer> layers_;
+  std::size_t batch_;
+  layer_kernels layer_kernels_;
+  std::vector<std::unique_ptr<conv2d_op<P>>> convs_;
+  std::vector<std::unique_ptr<gemm_op<P>>> ops_;
+  std::vector<nn::layer_params> effective_;
+  cl::Buffer a_, b_, col_;
+  std::size_t total_ = 0, kept_ = 0;
+  double all_l2_ = 0, kept_l2_ = 0;
+  std::vector<std::pair<std::string, cl::Event>> events_;
+  std::mutex mutex_;
+};
+
+} // namespace gapp::opencl

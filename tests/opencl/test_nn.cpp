@@ -1,0 +1,158 @@
+// CNN layers and a whole (small) VGG16 on the device against the host references.
+#include <catch2/catch.hpp>
+
+#include "../host/reference.hpp"
+#include "cl_env.hpp"
+
+#include <filesystem>
+
+using namespace gapp;
+
+namespace {
+
+nn::tensor4 random_input(std::mt19937& g, std::size_t n, std::size_t c, std::size_t h, std::size_t w) {
+  nn::tensor4 t(n, c, h, w);
+  std::normal_distribution<float> d;
+  for (auto& v : t.data) v = d(g);
+  return t;
+}
+
+std::vector<float> to_cnhw(const nn::tensor4& t) {
+  std::vector<float> out(t.data.size());
+  for (std::size_t b = 0; b < t.n; ++b)
+    for (std::size_t c = 0; c < t.c; ++c)
+      std::copy_n(&t.data[(b * t.c + c) * t.h * t.w], t.h * t.w, &out[(c * t.n + b) * t.h * t.w]);
+  return out;
+}
+
+void require_close(const std::vector<float>& got, const std::vector<float>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-6;
+  for (float v : want) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("index " << i << " got " << got[i] << " want " << want[i]);
+    REQUIRE(std::fabs(static_cast<double>(got[i]) - want[i]) <= tol * scale);
+  }
+}
+
+struct conv_case {
+  std::size_t batch, cin, cout, h, w, k, stride, pad;
+};
+
+template <class P>
+void check_conv(opencl::technique t, double sparsity) {
+  cl_env& env = cl_env::get();
+  std::mt19937 g(17);
+  const conv_case cases[] = {{2, 3, 8, 9, 7, 3, 1, 1}, {1, 5, 16, 8, 8, 1, 1, 0}, {3, 4, 12, 11, 13, 3, 2, 1},
+                             {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}};
+  for (const auto& c : cases) {
+    INFO("conv " << c.batch << "x" << c.cin << "x" << c.h << "x" << c.w << " -> " << c.cout << " k" << c.k << " s"
+                 << c.stride << " p" << c.pad << " " << opencl::to_string(t));
+    const conv_shape s{c.cout, c.cin, c.k, c.k};
+    const auto w = ref::random_weights(g, s.size(), 0);
+    const auto bias = ref::random_weights(g, c.cout, 0);
+    opencl::gemm_options opt;
+    opt.epi = {true, true};
+    opt.bias = bias;
+    auto pg = opencl::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
+                                          s.kernel_area(), opt);
+    const auto masked = pg.masked;
+    opencl::conv2d_op<P> conv(env.context, env.device, env.cache, s, std::move(pg.op), {c.stride, c.pad});
+    const auto in = random_input(g, c.batch, c.cin, c.h, c.w);
+    const std::size_t oh = conv.out_h(c.h), ow = conv.out_w(c.w);
+    cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(c.cout * c.batch * oh * ow, 7.0f));
+    cl::Buffer scratch = to_device(std::vector<float>(conv.scratch_floats(c.batch, c.h, c.w)));
+    conv.enqueue(env.queue, ib, ob, c.batch, c.h, c.w, scratch).wait();
+    const auto want = nn::conv2d(in, masked, bias, s, c.stride, c.pad, true);
+    require_close(from_device(ob, want.data.size()), to_cnhw(want), 1e-4);
+  }
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("conv2d on the device matches direct convolution loops", "[opencl][nn]", presets::pocl_avx512,
+                   presets::nvidia) {
+  check_conv<TestType>(opencl::technique::dense, 0.0);
+  check_conv<TestType>(opencl::technique::tile, 0.5);
+  check_conv<TestType>(opencl::technique::simd, 0.7);
+  check_conv<TestType>(opencl::technique::channel, 0.4);
+  check_conv<TestType>(opencl::technique::element, 0.8);
+}
+
+TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {
+  cl_env& env = cl_env::get();
+  opencl::layer_kernels lk(env.context, env.device, env.cache);
+  std::mt19937 g(3);
+  for (auto [h, w] : {std::pair<std::size_t, std::size_t>{8, 8}, {7, 5}, {2, 3}}) {
+    const auto in = random_input(g, 3, 4, h, w);
+    cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(4 * 3 * (h / 2) * (w / 2)));
+    lk.maxpool2(env.queue, ib, ob, 4, 3, h, w).wait();
+    const auto want = nn::maxpool2(in);
+    REQUIRE(from_device(ob, want.data.size()) == to_cnhw(want));
+  }
+  const auto in = random_input(g, 3, 4, 2, 2);
+  cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(48));
+  lk.flatten(env.queue, ib, ob, 4, 3, 4).wait();
+  const auto got = from_device(ob, 48);
+  for (std::size_t b = 0; b < 3; ++b)
+    for (std::size_t f = 0; f < 16; ++f) REQUIRE(got[f * 3 + b] == in.data[b * 16 + f]);
+  REQUIRE_THROWS_AS(lk.maxpool2(env.queue, ib, ob, 4, 3, 1, 4), gapp::shape_error);
+}
+
+TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[opencl][nn][vgg16]") {
+  cl_env& env = cl_env::get();
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 3, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
+  const auto w = nn::he_init(cfg, 42);
+  REQUIRE(w.layers.size() == 16);
+  REQUIRE(w.layers[0].name == "features.0");
+  REQUIRE(w.layers[12].name == "features.28");
+  REQUIRE(w.layers[15].name == "classifier.6");
+  REQUIRE(w.layers[13].shape.in_channels == 32); // 512 * 0.0625 channels at 1x1
+  std::mt19937 g(9);
+  for (std::size_t batch : {1, 3}) {
+    const auto input = random_input(g, batch, 3, 32, 32);
+    for (auto t : {opencl::technique::dense, opencl::technique::tile, opencl::technique::simd,
+                   opencl::technique::multi, opencl::technique::nm_2_4, opencl::technique::filter,
+                   opencl::technique::element, opencl::technique::balanced, opencl::technique::channel}) {
+      INFO("batch " << batch << " technique " << opencl::to_string(t));
+      using P = presets::pocl_avx512;
+      opencl::vgg16_net<P>::options opt;
+      opt.tech = t, opt.sparsity = 0.5, opt.batch = batch;
+      int progress = 0;
+      opt.progress = [&](const std::string&) { ++progress; };
+      opencl::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
+      REQUIRE(progress == 16);
+      const auto logits = net.forward(env.queue, input);
+      const auto want = nn::forward_host(w, input, &net.effective_params());
+      require_close(logits, want, 1e-3);
+      if (t != opencl::technique::dense) REQUIRE(net.sparsity() > 0.3);
+      REQUIRE(nn::argmax(logits, 10) == nn::argmax(want, 10));
+    }
+  }
+}
+
+TEST_CASE("VGG16 weights round trip through a .npy directory with PyTorch names", "[nn][vgg16]") {
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;
+  const auto w = nn::he_init(cfg, 1);
+  const std::string dir = std::string(GAPP_TEST_TMP) + "/vgg16_npy";
+  std::filesystem::create_directories(dir);
+  nn::save_npy_dir(w, dir);
+  REQUIRE(std::filesystem::exists(dir + "/features.0.weight.npy"));
+  REQUIRE(std::filesystem::exists(dir + "/classifier.6.bias.npy"));
+  const auto r = nn::load_npy_dir(cfg, dir);
+  for (std::size_t i = 0; i < w.params.size(); ++i) {
+    REQUIRE(r.params[i].weight == w.params[i].weight);
+    REQUIRE(r.params[i].bias == w.params[i].bias);
+  }
+  REQUIRE(npy::read_floats(dir + "/features.0.weight.npy").shape == std::vector<std::size_t>{4, 3, 3, 3});
+  // a file of the wrong shape is named in the error
+  const float one = 1.0f;
+  npy::write(dir + "/features.2.bias.npy", {1}, &one);
+  REQUIRE_THROWS_WITH(nn::load_npy_dir(cfg, dir), Catch::Contains("features.2.bias.npy: shape (1)"));
+  std::filesystem::remove(dir + "/features.2.bias.npy");
+  REQUIRE_THROWS_AS(nn::load_npy_dir(cfg, dir), gapp::file_error);
+  cfg.input = 40;
+  REQUIRE_THROWS_AS(nn::vgg16_layers(cfg), gapp::invalid_argument);
+}
