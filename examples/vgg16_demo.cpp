@@ -107,7 +107,7 @@ int main(int argc, char** argv) try {
       double sparsity, ms, l2, diff;
     };
     std::vector<row> rows;
-    double dense_ms = 0;
+    double dense_ms = 0, logit_scale = 0;
     for (auto t : techs) {
       const auto t0 = std::chrono::steady_clock::now();
       std::printf("[%-8s] pruning, packing and building kernels:", gapp::opencl::to_string(t));
@@ -143,7 +143,10 @@ int main(int argc, char** argv) try {
       std::fflush(stdout);
       const auto want = gapp::nn::forward_host(w, input, &net.effective_params());
       double diff = 0;
-      for (std::size_t i = 0; i < want.size(); ++i) diff = std::max(diff, static_cast<double>(std::fabs(logits[i] - want[i])));
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        diff = std::max(diff, static_cast<double>(std::fabs(logits[i] - want[i])));
+        logit_scale = std::max(logit_scale, static_cast<double>(std::fabs(want[i])));
+      }
       std::printf(" done (%.1f s)\n", seconds_since(t0));
       const double ms = times[times.size() / 2];
       if (t == gapp::opencl::technique::dense) dense_ms = ms;
@@ -161,8 +164,10 @@ int main(int argc, char** argv) try {
       std::printf("| %s | %.3f | %.1f | %s | %s | %.3f | %.2e |\n", r.tech.c_str(), r.sparsity, r.ms, speed, share, r.l2,
                   r.diff);
     }
+    std::printf("\nlargest |logit| of the host reference: %.2e; latency: median wall time of a forward pass\n",
+                logit_scale);
   });
-  std::printf("\ntotal %.1f s\n", seconds_since(start));
+  std::printf("total %.1f s\n", seconds_since(start));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "vgg16_demo: error: %s\n", e.what());
