@@ -21,3 +21,34 @@ cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsan
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF
 cmake --build "$tsan" -j "$jobs" --target gapp_opencl_tests
 TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --output-on-failure --timeout 600
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (leaks included;
+# tests/sanitizers/lsan.supp lists what the OpenCL loader and PoCL keep until exit).
+asan="$build-asan"
+cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_EXAMPLES=OFF \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Wno-maybe-uninitialized"
+cmake --build "$asan" -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp" \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$asan" -j "$jobs" --output-on-failure --timeout 900
+
+# 30 seconds of each libFuzzer target (clang), from the committed seeds.
+fuzz="$build-fuzz"
+CXX=clang++ cmake -S . -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_TESTS=OFF \
+  -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF -DGAPP_INSTALL=OFF -DGAPP_BUILD_FUZZ=ON
+cmake --build "$fuzz" -j "$jobs"
+for t in npy pack; do
+  mkdir -p "$fuzz/corpus-$t"
+  "$fuzz/tests/fuzz/fuzz_$t" -max_total_time=30 -print_final_stats=1 -artifact_prefix="$fuzz/crash-$t-" \
+    "$fuzz/corpus-$t" "tests/fuzz/corpus/$t" > "$fuzz/fuzz-$t.log" 2>&1 &
+done
+status=0
+for job in $(jobs -p); do wait "$job" || status=1; done
+for t in npy pack; do
+  echo "fuzz_$t: $(grep -E 'number_of_executed_units' "$fuzz/fuzz-$t.log" | tr -s ' ')"
+done
+if [ "$status" -ne 0 ]; then
+  tail -n 40 "$fuzz"/fuzz-*.log
+  echo "fuzzing found a failure (inputs in $fuzz/crash-*)"
+  exit 1
+fi

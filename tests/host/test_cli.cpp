@@ -114,6 +114,7 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
   const auto w = ref::random_weights(g, 16 * 16, 0);
   npy::write(tmp("ok.npy"), {16, 16}, w.data());
   npy::write(tmp("w3.npy"), {4, 4, 16}, w.data());
+  npy::write(tmp("empty.npy"), {0, 16}, w.data());
   auto bad = w;
   bad[7] = std::nanf("");
   npy::write(tmp("nan.npy"), {16, 16}, bad.data());
@@ -140,6 +141,7 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("junk.npy"), "not a .npy file"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("w3.npy"), "2-D (M x K) or 4-D"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("nan.npy"), "NaN value at (0, 7)"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("empty.npy"), "is empty (0x16)"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --scores " + tmp("w3.npy") + " " + tmp("ok.npy"),
        "scores have shape"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("ok.npy") + " " + tmp("ok.npy"),

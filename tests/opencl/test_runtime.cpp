@@ -200,3 +200,28 @@ TEST_CASE("kernel source is deterministic and needs no runtime", "[kernels]") {
   c.nm_n = 2, c.nm_m = 3;
   REQUIRE_THROWS_WITH(kernels::gemm_source<P>(c), Catch::Contains("M = 3 to divide the K step TK = 16"));
 }
+
+TEST_CASE("a launch the device refuses and an allocation beyond the device are OpenCL errors", "[opencl][errors]") {
+  cl_env& env = cl_env::get();
+  using P = presets::pocl_avx512;
+  std::vector<float> w(8 * 16, 0.5f);
+  opencl::gemm_op<P> op(env.context, env.device, env.cache, matrix_view(w, 8, 16));
+  // a launch on a queue that does not exist fails in clEnqueueNDRangeKernel
+  cl::Buffer x(env.context, CL_MEM_READ_WRITE, 16 * 8 * 4), y(env.context, CL_MEM_READ_WRITE, 8 * 8 * 4);
+  const cl::CommandQueue no_queue;
+  try {
+    op.enqueue(no_queue, x, y, 8);
+    FAIL("a launch on a null queue was accepted");
+  } catch (const opencl::opencl_error& e) {
+    REQUIRE(e.code() == CL_INVALID_COMMAND_QUEUE);
+    REQUIRE(std::string(e.what()).find("clEnqueueNDRangeKernel(gapp GEMM): CL_INVALID_COMMAND_QUEUE") != std::string::npos);
+  }
+  // a network whose scratch buffers exceed what the device can allocate
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;
+  const auto vw = nn::he_init(cfg, 3);
+  opencl::vgg16_net<P>::options opt;
+  opt.batch = 4000000; // about 0.6 TB of im2col scratch
+  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, vw, opt)),
+                      Catch::Contains("clCreateBuffer") && Catch::Contains("CL_"));
+}
