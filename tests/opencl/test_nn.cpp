@@ -132,6 +132,30 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
   }
 }
 
+TEST_CASE("VGG16 with one global sparsity over its layers", "[opencl][nn][vgg16]") {
+  cl_env& env = cl_env::get();
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
+  const auto w = nn::he_init(cfg, 5);
+  std::mt19937 g(2);
+  const auto input = random_input(g, 2, 3, 32, 32);
+  using P = presets::pocl_avx512;
+  for (auto t : {opencl::technique::tile, opencl::technique::simd, opencl::technique::channel, opencl::technique::element}) {
+    INFO(opencl::to_string(t));
+    opencl::vgg16_net<P>::options opt;
+    opt.tech = t, opt.sparsity = 0.6, opt.batch = 2, opt.global = true;
+    opencl::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
+    // one target over all pruned layers (conv1_1 stays dense): the total is close to it
+    REQUIRE(net.sparsity() > 0.5);
+    REQUIRE(net.sparsity() < 0.65);
+    require_close(net.forward(env.queue, input), nn::forward_host(w, input, &net.effective_params()), 1e-3);
+  }
+  opencl::vgg16_net<P>::options bad;
+  bad.tech = opencl::technique::nm_2_4, bad.global = true;
+  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
+                      Catch::Contains("global selection is not defined for the nm2:4 technique"));
+}
+
 TEST_CASE("VGG16 weights round trip through a .npy directory with PyTorch names", "[nn][vgg16]") {
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;

@@ -10,6 +10,7 @@
 
 #include "../kernels/conv.hpp"
 #include "../nn/vgg16.hpp"
+#include "../prune/global.hpp"
 #include "../prune/prune.hpp"
 #include "conv_op.hpp"
 #include "gemm_op.hpp"
@@ -41,14 +42,16 @@ struct pruned_gemm {
 
 /// Prunes `w` with technique `t` at `sparsity` (N:M ignores it: 0.5), packs it and builds
 /// its operation. `kernel_area` is kh·kw of a convolution (1 for FC) for channel units.
+/// With `keep`, that mask (e.g. from a global selection) is used instead of pruning.
 template <class P>
 pruned_gemm<P> make_pruned_gemm(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, matrix_view w,
-                                technique t, double sparsity, std::size_t kernel_area, const gemm_options& opt) {
+                                technique t, double sparsity, std::size_t kernel_area, const gemm_options& opt,
+                                const std::vector<std::uint8_t>* keep = nullptr) {
   pruned_gemm<P> out;
   auto with = [&](auto unit, double s, bool balanced) {
     prune_options po;
     po.balanced = balanced;
-    const auto m = prune<P>(w, unit, s, po);
+    const auto m = keep ? mask<P, decltype(unit)>(w.rows, w.cols, *keep, unit) : prune<P>(w, unit, s, po);
     out.masked = m.apply(w);
     out.kept = m.kept_count();
     out.op = std::make_unique<gemm_op<P>>(ctx, dev, cache, pack(w, m), opt);
@@ -71,6 +74,29 @@ pruned_gemm<P> make_pruned_gemm(const cl::Context& ctx, const cl::Device& dev, p
   return out;
 }
 
+/// Global selection over the given layers (one sparsity target for all of them, each layer
+/// free within [0, 1)), for the techniques whose unit allows it: element, filter, channel,
+/// simd and tile. Returns one keep-mask per layer.
+template <class P>
+std::vector<std::vector<std::uint8_t>> global_masks(const std::vector<global_layer>& layers, technique t,
+                                                    double sparsity) {
+  auto run = [&](auto unit) {
+    std::vector<std::vector<std::uint8_t>> out;
+    for (auto& m : prune_global<P>(layers, unit, sparsity)) out.push_back(m.keep());
+    return out;
+  };
+  switch (t) {
+  case technique::element: return run(units::element{});
+  case technique::filter: return run(units::filter{});
+  case technique::channel: return run(units::channel{});
+  case technique::simd: return run(units::simd{});
+  case technique::tile: return run(units::tile{});
+  default:
+    throw invalid_argument(std::string("global selection is not defined for the ") + to_string(t) +
+                           " technique (element, filter, channel, simd, tile)");
+  }
+}
+
 /// VGG16 on the device. Activations live on the device in CNHW order; every conv is
 /// im2col + a GEMM with bias and ReLU fused; pools and the flatten before the classifier are
 /// small kernels; the logits come back to the host.
@@ -81,6 +107,7 @@ public:
     technique tech = technique::dense;
     double sparsity = 0.0;
     bool prune_first_conv = false; ///< conv1_1 (K = 27, 0.1% of the weights) stays dense unless set
+    bool global = false;           ///< one sparsity over all pruned layers (prune_global) instead of per layer
     std::size_t batch = 1;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
   };
@@ -90,6 +117,21 @@ public:
       : ctx_(ctx), cfg_(w.config), layers_(w.layers), batch_(opt.batch), layer_kernels_(ctx, dev, cache) {
     if (opt.batch == 0) throw invalid_argument("vgg16_net: batch must be at least 1");
     if (w.params.size() != w.layers.size()) throw shape_error("vgg16_net: weights do not match the layer list");
+    std::vector<std::vector<std::uint8_t>> keeps(layers_.size());
+    if (opt.global && opt.tech != technique::dense) {
+      std::vector<global_layer> gl;
+      std::vector<std::size_t> index;
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        if (i == 0 && !opt.prune_first_conv) continue;
+        const auto& l = layers_[i];
+        global_layer g{matrix_view(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols())};
+        g.kernel_area = static_cast<int>(l.shape.kernel_area());
+        gl.push_back(g);
+        index.push_back(i);
+      }
+      auto masks = global_masks<P>(gl, opt.tech, opt.sparsity);
+      for (std::size_t j = 0; j < index.size(); ++j) keeps[index[j]] = std::move(masks[j]);
+    }
     std::size_t max_act = cfg_.in_channels * cfg_.input * cfg_.input, max_col = 1, conv_i = 0;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
@@ -101,7 +143,7 @@ public:
       const bool keep_dense = l.conv && conv_i == 0 && !opt.prune_first_conv;
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
       auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? technique::dense : opt.tech, opt.sparsity,
-                                    l.shape.kernel_area(), go);
+                                    l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
       total_ += wv.size();
       kept_ += pg.kept;
       for (std::size_t k = 0; k < wv.size(); ++k) {
