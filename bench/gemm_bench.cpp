@@ -474,19 +474,12 @@ int main(int argc, char** argv) {
     else if (std::strncmp(argv[i], "--csv=", 6) == 0) csv = argv[i] + 6;
     else args.push_back(argv[i]);
   }
-  std::vector<cl::Platform> platforms;
-  cl::Platform::get(&platforms);
-  std::vector<cl::Device> all;
-  for (auto& p : platforms) {
-    std::vector<cl::Device> d;
-    p.getDevices(CL_DEVICE_TYPE_ALL, &d);
-    all.insert(all.end(), d.begin(), d.end());
-  }
-  if (device < 0 || static_cast<std::size_t>(device) >= all.size()) {
-    std::fprintf(stderr, "gapp_bench_gemm: no OpenCL device %d\n", device);
+  if (device < 0) {
+    std::fprintf(stderr, "gapp_bench_gemm: --device must be at least 0\n");
     return 1;
   }
-  env_t env{cl::Context(all[static_cast<std::size_t>(device)]), all[static_cast<std::size_t>(device)], {}, {}, {}};
+  const cl::Device dev = gapp::opencl::device_at(static_cast<std::size_t>(device));
+  env_t env{cl::Context(dev), dev, {}, {}, {}};
   env.q = cl::CommandQueue(env.ctx, env.dev, CL_QUEUE_PROFILING_ENABLE);
   env.dev.getInfo(CL_DEVICE_NAME, &env.device_name);
   g_env = &env;

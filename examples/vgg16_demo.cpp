@@ -66,18 +66,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) try {
   const args_t a = parse(argc, argv);
   const auto start = std::chrono::steady_clock::now();
-  std::vector<cl::Platform> platforms;
-  cl::Platform::get(&platforms);
-  std::vector<cl::Device> devices;
-  for (auto& p : platforms) {
-    std::vector<cl::Device> d;
-    p.getDevices(CL_DEVICE_TYPE_ALL, &d);
-    devices.insert(devices.end(), d.begin(), d.end());
-  }
-  if (a.device < 0 || static_cast<std::size_t>(a.device) >= devices.size())
-    throw gapp::invalid_argument("no OpenCL device " + std::to_string(a.device) + " (" + std::to_string(devices.size()) +
-                                 " found)");
-  const cl::Device dev = devices[static_cast<std::size_t>(a.device)];
+  if (a.device < 0) throw gapp::invalid_argument("--device must be at least 0");
+  const cl::Device dev = gapp::opencl::device_at(static_cast<std::size_t>(a.device));
   cl::Context ctx(dev);
   cl::CommandQueue queue(ctx, dev, CL_QUEUE_PROFILING_ENABLE);
   gapp::opencl::program_cache cache;

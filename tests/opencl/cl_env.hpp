@@ -22,18 +22,8 @@ struct cl_env {
 
 private:
   cl_env() {
-    std::vector<cl::Platform> platforms;
-    cl::Platform::get(&platforms);
-    std::vector<cl::Device> all;
-    for (auto& p : platforms) {
-      std::vector<cl::Device> d;
-      p.getDevices(CL_DEVICE_TYPE_ALL, &d);
-      all.insert(all.end(), d.begin(), d.end());
-    }
     const char* pick = std::getenv("GAPP_TEST_DEVICE");
-    const std::size_t i = pick ? static_cast<std::size_t>(std::atoi(pick)) : 0;
-    if (i >= all.size()) throw std::runtime_error("no OpenCL device " + std::to_string(i) + " (install pocl-opencl-icd)");
-    device = all[i];
+    device = gapp::opencl::device_at(pick ? static_cast<std::size_t>(std::atoi(pick)) : 0);
     context = cl::Context(device);
     queue = cl::CommandQueue(context, device, CL_QUEUE_PROFILING_ENABLE);
   }

@@ -64,6 +64,27 @@ inline device_info query(const cl::Device& d) {
   return i;
 }
 
+/// Every device of every platform, in platform order.
+inline std::vector<cl::Device> all_devices() {
+  std::vector<cl::Platform> platforms;
+  detail::check(cl::Platform::get(&platforms), "clGetPlatformIDs");
+  std::vector<cl::Device> all;
+  for (auto& p : platforms) {
+    std::vector<cl::Device> d;
+    if (p.getDevices(CL_DEVICE_TYPE_ALL, &d) == CL_SUCCESS) all.insert(all.end(), d.begin(), d.end());
+  }
+  return all;
+}
+
+/// The i-th device of all_devices(); throws gapp::invalid_argument saying how many exist.
+inline cl::Device device_at(std::size_t i) {
+  const std::vector<cl::Device> all = all_devices();
+  if (i >= all.size())
+    throw invalid_argument("no OpenCL device " + std::to_string(i) + " (" + std::to_string(all.size()) +
+                           " found; install an ICD such as pocl-opencl-icd)");
+  return all[i];
+}
+
 /// The name of the preset that best fits a device: by vendor, then by the SIMD width the
 /// vendor extensions report, then by name; a CPU device takes the PoCL preset of its
 /// vector ISA.

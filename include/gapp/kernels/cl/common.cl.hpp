@@ -81,6 +81,15 @@ inline void gapp_store_part(const floatV v, __global float* p, const int avail) 
 #define GAPP_ACT1(v) (v)
 #endif
 
+/* The parameters of gapp_gemm, the same for both families (see kernels::gemm_args()). */
+#define GAPP_GEMM_PARAMS                                                                    \
+  const int M, const int N, const int K, __global const float* restrict X,                  \
+      __global float* restrict Y, __global const float* restrict Wv,                        \
+      __global const int* restrict I0, __global const int* restrict I1,                     \
+      __global const int* restrict I2, __global const int* restrict I3,                     \
+      __global const uchar* restrict IB, __global const int* restrict rowmap,               \
+      __global const int* restrict kmap, __global const float* restrict bias, const int count
+
 /* X row of GEMM index k: through the channel map (compacted K), else clamped to K-1 so
    that zero-padded weights past K read a valid row (and add 0). */
 #if GAPP_KMAP

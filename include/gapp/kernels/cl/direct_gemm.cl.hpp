@@ -110,14 +110,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #endif
 
 __kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
-void gapp_gemm(const int M, const int N, const int K,
-               __global const float* restrict X, __global float* restrict Y,
-               __global const float* restrict Wv,
-               __global const int* restrict I0, __global const int* restrict I1,
-               __global const int* restrict I2, __global const int* restrict I3,
-               __global const uchar* restrict IB,
-               __global const int* restrict rowmap, __global const int* restrict kmap,
-               __global const float* restrict bias, const int count) {
+void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int tx = get_local_id(0), ty = get_local_id(1);
   const int tr = get_group_id(1);                 /* tile row */
   const int mt = ty * GAPP_RM;                    /* first row inside the tile */

@@ -38,14 +38,7 @@ inline constexpr const char* local_gemm = R"GAPPCL(
   }
 
 __kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
-void gapp_gemm(const int M, const int N, const int K,
-               __global const float* restrict X, __global float* restrict Y,
-               __global const float* restrict Wv,
-               __global const int* restrict I0, __global const int* restrict I1,
-               __global const int* restrict I2, __global const int* restrict I3,
-               __global const uchar* restrict IB,
-               __global const int* restrict rowmap, __global const int* restrict kmap,
-               __global const float* restrict bias, const int count) {
+void gapp_gemm(GAPP_GEMM_PARAMS) {
   __local float Xl[GAPP_TK][GAPP_TN];
 #if GAPP_MODE == 0 || GAPP_MODE == 1
   __local float Wl[GAPP_TK][GAPP_TM];
