@@ -439,11 +439,9 @@ void register_all(bool quick) {
       for (const layer& l : cifar_layers(b)) all_layers.push_back(l);
   for (const layer& l : all_layers) {
     reg(key(l, "openblas", 0), [&l](benchmark::State& st) { bench_openblas(st, l); });
-    if (l.name.rfind("conv", 0) == 0 || !quick)
-      reg(key(l, "clblast", 0), [&l](benchmark::State& st) { bench_clblast(st, l); });
-    register_direct<Direct>(l, sp, l.name.rfind("conv", 0) == 0);
-    if (l.name.rfind("conv", 0) == 0)
-      reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
+    reg(key(l, "clblast", 0), [&l](benchmark::State& st) { bench_clblast(st, l); });
+    register_direct<Direct>(l, sp, true);
+    reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
   }
   const layer& v = vgg16_layer;
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
