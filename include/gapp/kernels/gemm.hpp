@@ -101,6 +101,18 @@ std::string preamble(const gemm_config& c, bool direct) {
   return s;
 }
 
+/// A program: the preamble of P and `c`, the shared OpenCL C, then `body`.
+template <class P>
+kernel_source program(const char* name, const gemm_config& c, bool direct, const char* body,
+                      std::vector<std::string> args, const char* options) {
+  kernel_source k;
+  k.name = name;
+  k.source = preamble<P>(c, direct) + cl_source::common + body;
+  k.options = options;
+  k.args = std::move(args);
+  return k;
+}
+
 } // namespace detail
 
 inline const std::vector<std::string>& gemm_args() {
@@ -126,12 +138,8 @@ kernel_source gemm_source(const gemm_config& c) {
       throw policy_error("the local N:M kernel needs M = " + std::to_string(c.nm_m) + " to divide the K step TK = " +
                          std::to_string(P::tk));
   }
-  kernel_source k;
-  k.name = "gapp_gemm";
-  k.source = detail::preamble<P>(c, direct) + cl_source::common + (direct ? cl_source::direct_gemm : cl_source::local_gemm);
-  k.options = "-cl-mad-enable";
-  k.args = gemm_args();
-  return k;
+  return detail::program<P>("gapp_gemm", c, direct, direct ? cl_source::direct_gemm : cl_source::local_gemm,
+                            gemm_args(), "-cl-mad-enable");
 }
 
 /// Launch geometry of a GEMM kernel computing `rows` output rows over N columns.
@@ -151,13 +159,11 @@ template <class P>
 kernel_source csr_source(epilogue e) {
   gemm_config c;
   c.epi = e;
-  kernel_source k;
-  k.name = "gapp_csr";
-  k.source = detail::preamble<P>(c, true) + cl_source::common + cl_source::csr_gemm;
-  k.options = "-cl-mad-enable";
-  k.args = {"int M", "int N", "int K", "global const float* X", "global float* Y", "global const int* row_ptr",
-            "global const int* col_idx", "global const float* values", "global const float* bias"};
-  return k;
+  return detail::program<P>("gapp_csr", c, true, cl_source::csr_gemm,
+                            {"int M", "int N", "int K", "global const float* X", "global float* Y",
+                             "global const int* row_ptr", "global const int* col_idx", "global const float* values",
+                             "global const float* bias"},
+                            "-cl-mad-enable");
 }
 
 template <class P>
@@ -176,11 +182,9 @@ template <class P>
 kernel_source fill_rows_source(epilogue e) {
   gemm_config c;
   c.epi = e;
-  kernel_source k;
-  k.name = "gapp_fill_rows";
-  k.source = detail::preamble<P>(c, true) + cl_source::common + cl_source::fill_rows;
-  k.args = {"int count", "int N", "global const int* rows", "global float* Y", "global const float* bias"};
-  return k;
+  return detail::program<P>("gapp_fill_rows", c, true, cl_source::fill_rows,
+                            {"int count", "int N", "global const int* rows", "global float* Y", "global const float* bias"},
+                            "");
 }
 
 } // namespace gapp::kernels
