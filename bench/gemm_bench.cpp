@@ -51,6 +51,7 @@ std::vector<layer> cifar_layers(int batch) {
           {"c32" + b + "conv5_x", 512, 4608, 4 * batch}};
 }
 std::vector<layer> all_layers;
+std::string g_sparse_dense = "dense-direct"; ///< the dense row the sparse techniques compare with
 
 struct env_t {
   cl::Context ctx;
@@ -358,7 +359,7 @@ std::vector<row> rows_of(const std::vector<layer>& ls) {
       const std::string rest = name.substr(base.size());
       const std::string tech = rest.substr(0, rest.find('/'));
       const double s = std::atof(rest.substr(rest.find('/') + 1).c_str());
-      const result* dense = tech.find("local") != std::string::npos ? dl : dd;
+      const result* dense = tech.find("local") != std::string::npos || !dd ? dl : dd;
       const bool peer = tech == "openblas" || tech == "clblast";
       const double sp = dense && !peer ? dense->time / r.time : 0.0;
       out.push_back({l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
@@ -390,8 +391,9 @@ void print_summary(const std::vector<row>& rows) {
   double g = 0;
   int n = 0;
   for (const row& r : rows)
-    if (r.tech == "dense-direct" && r.shape.rfind("conv", 0) == 0 && r.vs_oblas > 0) g += std::log(r.vs_oblas), ++n;
-  if (n) std::printf("geometric mean over the 224 layers: gapp dense-direct / OpenBLAS = %.2f\n", std::exp(g / n));
+    if (r.tech == g_sparse_dense && r.shape.rfind("conv", 0) == 0 && r.vs_oblas > 0) g += std::log(r.vs_oblas), ++n;
+  if (n)
+    std::printf("geometric mean over the 224 layers: gapp %s / OpenBLAS = %.2f\n", g_sparse_dense.c_str(), std::exp(g / n));
 }
 
 // ------------------------------------------------------------------ registration
@@ -410,9 +412,16 @@ std::string key(const layer& l, const std::string& tech, double s) {
   return l.name + "/" + tech + "/" + buf;
 }
 
+/// The dense row of a kernel family: dense-direct or dense-local.
+template <class P>
+std::string dense_name() {
+  return "dense-" + gapp::to_string(P::mode);
+}
+
+/// The sparse techniques run with policy P (the direct family on CPUs, the preset's own on GPUs).
 template <class P>
 void register_direct(const layer& l, const std::vector<double>& sparsities, bool all_techniques) {
-  reg(key(l, "dense-direct", 0), [&l](benchmark::State& st) { bench_gapp<P>(st, l, (void*)nullptr, 0, false); });
+  reg(key(l, dense_name<P>(), 0), [&l](benchmark::State& st) { bench_gapp<P>(st, l, (void*)nullptr, 0, false); });
   for (double s : sparsities) {
     reg(key(l, "tile", s), [&l, s](benchmark::State& st) { bench_gapp<P>(st, l, gapp::units::tile{}, s, false); });
     reg(key(l, "simd", s), [&l, s](benchmark::State& st) { bench_gapp<P>(st, l, gapp::units::simd{}, s, false); });
@@ -432,6 +441,7 @@ void register_direct(const layer& l, const std::vector<double>& sparsities, bool
 
 template <class Direct, class Local>
 void register_all(bool quick) {
+  g_sparse_dense = dense_name<Direct>();
   const std::vector<double> sp = quick ? std::vector<double>{0.75} : std::vector<double>{0.5, 0.75, 0.9};
   all_layers = layers224;
   if (!quick)
@@ -441,11 +451,12 @@ void register_all(bool quick) {
     reg(key(l, "openblas", 0), [&l](benchmark::State& st) { bench_openblas(st, l); });
     reg(key(l, "clblast", 0), [&l](benchmark::State& st) { bench_clblast(st, l); });
     register_direct<Direct>(l, sp, true);
-    reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
+    if constexpr (!std::is_same_v<Direct, Local>)
+      reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
   }
   const layer& v = vgg16_layer;
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
-  reg(key(v, "dense-direct", 0), [](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::opencl::technique::dense, 0); });
+  reg(key(v, dense_name<Direct>(), 0), [](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::opencl::technique::dense, 0); });
   for (double s : sp) {
     reg(key(v, "tile", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::opencl::technique::tile, s); });
     reg(key(v, "simd", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::opencl::technique::simd, s); });
@@ -484,7 +495,12 @@ int main(int argc, char** argv) {
 
   cl_device_type type = 0;
   env.dev.getInfo(CL_DEVICE_TYPE, &type);
+  std::string vendor;
+  env.dev.getInfo(CL_DEVICE_VENDOR, &vendor);
+  // CPUs: the sparse techniques on the direct family; NVIDIA GPUs: everything on the nvidia
+  // preset (local family); other GPUs: the direct family of arm-mali-valhall beside nvidia's.
   if (type & CL_DEVICE_TYPE_CPU) register_all<gapp::presets::pocl_avx512, gapp::presets::nvidia>(quick);
+  else if (vendor.find("NVIDIA") != std::string::npos) register_all<gapp::presets::nvidia, gapp::presets::nvidia>(quick);
   else register_all<gapp::presets::arm_mali_valhall, gapp::presets::nvidia>(quick);
 
   int ac = static_cast<int>(args.size());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gapp needs that are missing. Idempotent, non-interactive.
-#   scripts/deps.sh [build|test|demo|bench]...   (default: test)
+#   scripts/deps.sh [build|test|demo|bench|accuracy]...   (default: test)
 set -euo pipefail
 
 pkgs=(cmake g++ make)
@@ -11,7 +11,8 @@ for group in "${@:-test}"; do
     demo) pkgs+=(opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
     bench) pkgs+=(libbenchmark-dev libclblast-dev libopenblas-dev opencl-clhpp-headers opencl-c-headers
                   ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, demo, bench)" >&2; exit 2 ;;
+    accuracy) pkgs+=(python3-torch python3-numpy dataset-fashion-mnist) ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, demo, bench, accuracy)" >&2; exit 2 ;;
   esac
 done
 

@@ -15,6 +15,17 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGAPP_BUILD_TESTS=ON -DGAPP_B
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
 
+# The accuracy study's smoke run: PyTorch and Fashion-MNIST from Debian, gapp-prune masks,
+# gapp-vgg16 on the OpenCL device against PyTorch (skipped when PyTorch cannot be installed).
+rc=0
+GAPP_BUILD_DIR="$build" bash bench/accuracy/run --smoke || rc=$?
+if [ "$rc" -eq 77 ]; then
+  echo "accuracy smoke run skipped: the Debian PyTorch package is not installable here"
+elif [ "$rc" -ne 0 ]; then
+  echo "accuracy smoke run failed (exit status $rc)"
+  exit "$rc"
+fi
+
 # The program cache and operations under 8 threads, again under ThreadSanitizer.
 tsan="$build-tsan"
 cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread" \

@@ -156,6 +156,56 @@ TEST_CASE("VGG16 with one global sparsity over its layers", "[opencl][nn][vgg16]
                       Catch::Contains("global selection is not defined for the nm2:4 technique"));
 }
 
+TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prune's masks)", "[opencl][nn][vgg16]") {
+  cl_env& env = cl_env::get();
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
+  auto w = nn::he_init(cfg, 8);
+  std::mt19937 g(4);
+  const auto input = random_input(g, 3, 1, 32, 32);
+  using P = presets::arm_mali_valhall;
+  for (auto [t, unit_name] : {std::pair{opencl::technique::tile, "tile"}, std::pair{opencl::technique::simd, "simd"},
+                              std::pair{opencl::technique::filter, "filter"}}) {
+    INFO(unit_name);
+    // masks selected per layer outside the network; conv1_1 and fc8 left dense (empty masks),
+    // and the masked weights stored as a fine-tuned network would hold them
+    auto pruned = w;
+    std::vector<std::vector<std::uint8_t>> masks(w.layers.size());
+    std::size_t removed = 0;
+    for (std::size_t i = 1; i + 1 < w.layers.size(); ++i) {
+      const auto& sh = w.layers[i].shape;
+      const matrix_view v(w.params[i].weight.data(), sh.gemm_rows(), sh.gemm_cols());
+      const auto keep = t == opencl::technique::tile   ? prune<P>(v, units::tile{}, 0.7).keep()
+                        : t == opencl::technique::simd ? prune<P>(v, units::simd{}, 0.7).keep()
+                                                       : prune<P>(v, units::filter{}, 0.7).keep();
+      for (std::size_t k = 0; k < keep.size(); ++k)
+        if (!keep[k]) pruned.params[i].weight[k] = 0.0f, ++removed;
+      masks[i] = keep;
+    }
+    opencl::vgg16_net<P>::options opt;
+    opt.tech = t, opt.batch = 3, opt.masks = masks;
+    opencl::vgg16_net<P> net(env.context, env.device, env.cache, pruned, opt);
+    REQUIRE(net.variants().front() == "dense");
+    REQUIRE(net.variants().back() == "dense");
+    REQUIRE(net.variants()[5] != "dense");
+    std::size_t total = 0;
+    for (const auto& l : w.layers) total += l.shape.size();
+    REQUIRE(net.sparsity() == Approx(static_cast<double>(removed) / static_cast<double>(total)));
+    require_close(net.forward(env.queue, input), nn::forward_host(pruned, input), 1e-3);
+  }
+  opencl::vgg16_net<P>::options bad;
+  bad.tech = opencl::technique::tile;
+  bad.masks.resize(3);
+  REQUIRE_THROWS_AS((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::shape_error);
+  bad.masks.assign(w.layers.size(), {});
+  bad.masks[4].assign(7, 1);
+  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
+                      Catch::Contains("the mask of features.10 has 7 values"));
+  bad.masks[4].clear();
+  bad.tech = opencl::technique::dense;
+  REQUIRE_THROWS_AS((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::invalid_argument);
+}
+
 TEST_CASE("VGG16 weights round trip through a .npy directory with PyTorch names", "[nn][vgg16]") {
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;

@@ -108,6 +108,18 @@ inline std::string pick_preset(const device_info& i) {
   return "nvidia"; // a generic GPU: warp-32 layout is the most common
 }
 
+/// Whether the device is a CPU device of PoCL, whose kernel compiler takes
+/// __builtin_prefetch on global pointers (the direct kernels' software prefetch).
+inline bool is_pocl_cpu(const cl::Device& d) {
+  cl_device_type type = 0;
+  cl_platform_id platform = nullptr;
+  if (d.getInfo(CL_DEVICE_TYPE, &type) != CL_SUCCESS || !(type & CL_DEVICE_TYPE_CPU)) return false;
+  if (d.getInfo(CL_DEVICE_PLATFORM, &platform) != CL_SUCCESS || !platform) return false;
+  std::string name;
+  if (cl::Platform(platform, true).getInfo(CL_PLATFORM_NAME, &name) != CL_SUCCESS) return false;
+  return name.find("Portable Computing Language") != std::string::npos || name.find("PoCL") != std::string::npos;
+}
+
 /// Why policy P cannot run on the device, or nothing if it can.
 template <class P>
 std::optional<std::string> why_not(const device_info& i) {

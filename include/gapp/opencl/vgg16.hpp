@@ -110,6 +110,10 @@ public:
     bool global = false;           ///< one sparsity over all pruned layers (prune_global) instead of per layer
     std::size_t batch = 1;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
+    /// Keep-masks fixed elsewhere (e.g. gapp-prune's files after fine-tuning), one entry per
+    /// layer, each gemm_rows × gemm_cols (1 = kept) or empty for a layer that runs dense.
+    /// When given, `tech` only chooses the packed format and kernels; nothing is re-selected.
+    std::vector<std::vector<std::uint8_t>> masks;
   };
 
   vgg16_net(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, const nn::vgg16_weights& w,
@@ -118,6 +122,19 @@ public:
     if (opt.batch == 0) throw invalid_argument("vgg16_net: batch must be at least 1");
     if (w.params.size() != w.layers.size()) throw shape_error("vgg16_net: weights do not match the layer list");
     std::vector<std::vector<std::uint8_t>> keeps(layers_.size());
+    if (!opt.masks.empty()) {
+      if (opt.masks.size() != layers_.size())
+        throw shape_error("vgg16_net: " + std::to_string(opt.masks.size()) + " masks for " +
+                          std::to_string(layers_.size()) + " layers");
+      if (opt.global) throw invalid_argument("vgg16_net: masks and global selection exclude each other");
+      if (opt.tech == technique::dense) throw invalid_argument("vgg16_net: masks need a sparse technique, not dense");
+      for (std::size_t i = 0; i < layers_.size(); ++i)
+        if (!opt.masks[i].empty() && opt.masks[i].size() != layers_[i].shape.size())
+          throw shape_error("vgg16_net: the mask of " + layers_[i].name + " has " +
+                            std::to_string(opt.masks[i].size()) + " values, the layer " +
+                            std::to_string(layers_[i].shape.size()) + " weights");
+      keeps = opt.masks;
+    }
     if (opt.global && opt.tech != technique::dense) {
       std::vector<global_layer> gl;
       std::vector<std::size_t> index;
@@ -140,7 +157,8 @@ public:
       gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
-      const bool keep_dense = l.conv && conv_i == 0 && !opt.prune_first_conv;
+      const bool keep_dense =
+          opt.masks.empty() ? l.conv && conv_i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
       auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? technique::dense : opt.tech, opt.sparsity,
                                     l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
@@ -251,6 +269,16 @@ public:
 
 private:
   cl::Buffer buffer(std::size_t floats) {
+    // some drivers accept any size here and fail only at the first launch: check first
+    cl_ulong max_alloc = 0;
+    for (const cl::Device& d : ctx_.getInfo<CL_CONTEXT_DEVICES>()) {
+      cl_ulong m = 0;
+      if (d.getInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE, &m) == CL_SUCCESS && (max_alloc == 0 || m < max_alloc)) max_alloc = m;
+    }
+    if (max_alloc != 0 && (floats > max_alloc / 4))
+      throw opencl_error(CL_INVALID_BUFFER_SIZE, "clCreateBuffer of " + std::to_string(floats) +
+                                                     " floats: more than the device allocates at once (" +
+                                                     std::to_string(max_alloc) + " bytes)");
     cl_int err = CL_SUCCESS;
     cl::Buffer b(ctx_, CL_MEM_READ_WRITE, floats * 4, nullptr, &err);
     detail::check(err, ("clCreateBuffer of " + std::to_string(floats * 4) + " bytes").c_str());

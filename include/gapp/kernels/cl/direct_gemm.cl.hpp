@@ -13,11 +13,15 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_WX (GAPP_TN / GAPP_RN)
 #define GAPP_WY (GAPP_TM / GAPP_RM)
 /* Software prefetch of the X rows of a unit GAPP_PD units ahead: kept units make X rows
-   irregular, which hardware prefetchers do not follow. */
-#if GAPP_RN * 4 > 64
+   irregular, which CPU hardware prefetchers do not follow. Only where the compiler takes
+   __builtin_prefetch on a global pointer (PoCL's CPU devices; the runtime defines
+   GAPP_SOFTWARE_PREFETCH there); elsewhere it compiles to nothing. */
+#if defined(GAPP_SOFTWARE_PREFETCH) && GAPP_RN * 4 > 64
 #define GAPP_PREFETCH_ROW(p) { __builtin_prefetch(p); __builtin_prefetch((p) + 16); }
-#else
+#elif defined(GAPP_SOFTWARE_PREFETCH)
 #define GAPP_PREFETCH_ROW(p) __builtin_prefetch(p)
+#else
+#define GAPP_PREFETCH_ROW(p) {}
 #endif
 #ifndef GAPP_PD
 #define GAPP_PD 8

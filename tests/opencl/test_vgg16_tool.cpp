@@ -1,0 +1,131 @@
+// gapp-vgg16 end to end: a network saved as .npy files (and gapp-prune-style masks) in,
+// logits and JSON out, against the host forward pass; bad input is one line and exit 1.
+#include <catch2/catch.hpp>
+
+#include "cl_env.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#ifdef GAPP_VGG16_EXE
+using namespace gapp;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct result {
+  int status;
+  std::string out, err;
+};
+
+result run_tool(const std::string& args, const std::string& dir) {
+  const std::string o = dir + "/stdout.txt", e = dir + "/stderr.txt";
+  const int rc = std::system((std::string(GAPP_VGG16_EXE) + " " + args + " >" + o + " 2>" + e).c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  return {rc, slurp(o), slurp(e)};
+}
+
+} // namespace
+
+TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host forward pass", "[opencl][tool]") {
+  const std::string dir = std::string(GAPP_TEST_TMP) + "/vgg16_tool";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/dense");
+  fs::create_directories(dir + "/tile");
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
+  const auto w = nn::he_init(cfg, 3);
+  nn::save_npy_dir(w, dir + "/dense");
+
+  // 7 images (the last batch of 3 is partial) and their labels
+  const std::size_t N = 7;
+  nn::tensor4 x(N, 1, 32, 32);
+  std::mt19937 g(5);
+  std::normal_distribution<float> d;
+  for (auto& v : x.data) v = d(g);
+  npy::write(dir + "/x.npy", {N, 1, 32, 32}, x.data.data());
+  const auto want = nn::forward_host(w, x);
+  std::vector<std::uint8_t> labels(N);
+  for (std::size_t i = 0; i < N; ++i) labels[i] = static_cast<std::uint8_t>(nn::argmax(want, 10)[i]);
+  labels[0] = static_cast<std::uint8_t>((labels[0] + 1) % 10); // one wrong label: accuracy 6/7
+  npy::write(dir + "/y.npy", {N}, labels.data());
+  const std::string common = " --input 32 --in-channels 1 --width 0.0625 --hidden 24 --classes 10 --batch 3 --images " +
+                             dir + "/x.npy --labels " + dir + "/y.npy --policy arm-mali-valhall";
+
+  auto close = [](const std::vector<float>& got, const std::vector<float>& ref) {
+    REQUIRE(got.size() == ref.size());
+    double scale = 1e-6, diff = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i)
+      scale = std::max(scale, static_cast<double>(std::fabs(ref[i]))),
+      diff = std::max(diff, static_cast<double>(std::fabs(got[i] - ref[i])));
+    REQUIRE(diff <= 1e-3 * scale);
+  };
+
+  SECTION("dense") {
+    const auto r = run_tool("--weights " + dir + "/dense --logits " + dir + "/dense.npy" + common, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    REQUIRE(r.out.find("\"images\":7") != std::string::npos);
+    REQUIRE(r.out.find("\"accuracy\":0.857143") != std::string::npos);
+    const auto logits = npy::read_floats(dir + "/dense.npy");
+    REQUIRE(logits.shape == std::vector<std::size_t>{N, 10});
+    close(logits.data, want);
+  }
+  SECTION("tile masks fixed by files, conv1_1 and fc8 dense") {
+    using P = presets::arm_mali_valhall;
+    auto pruned = w;
+    for (std::size_t i = 1; i + 1 < w.layers.size(); ++i) {
+      const auto& l = w.layers[i];
+      const matrix_view v(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
+      const auto m = prune<P>(v, units::tile{}, 0.75);
+      pruned.params[i].weight = m.apply(v);
+      const std::vector<std::size_t> shape =
+          l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
+                 : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
+      npy::write(dir + "/tile/" + l.name + ".mask.npy", shape, m.data());
+    }
+    nn::save_npy_dir(pruned, dir + "/tile");
+    const auto r = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile --logits " + dir +
+                                "/tile.npy" + common, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    REQUIRE(r.out.find("\"masked_layers\":14") != std::string::npos);
+    REQUIRE(r.out.find("\"kernels\":[\"dense\",\"tile") != std::string::npos);
+    close(npy::read_floats(dir + "/tile.npy").data, nn::forward_host(pruned, x));
+
+    // a mask whose shape does not fit its layer
+    const std::uint8_t one = 1;
+    npy::write(dir + "/tile/features.5.mask.npy", {1}, &one);
+    const auto bad = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
+    REQUIRE(bad.status != 0);
+    REQUIRE(bad.err.find("features.5.mask.npy") != std::string::npos);
+  }
+  SECTION("bad arguments and input") {
+    auto fails_with = [&](const std::string& args, const std::string& text) {
+      const auto r = run_tool(args, dir);
+      INFO(args << "\n" << r.err);
+      REQUIRE(r.status != 0);
+      REQUIRE(r.out.empty());
+      REQUIRE(r.err.rfind("gapp-vgg16: error: ", 0) == 0);
+      REQUIRE(r.err.find(text) != std::string::npos);
+    };
+    fails_with("--weights " + dir + "/dense --technique tile" + common, "needs --masks");
+    fails_with("--weights " + dir + "/dense --technique sparse" + common, "unknown technique 'sparse'");
+    fails_with("--weights " + dir + "/dense --masks " + dir + "/dense" + common, "--masks needs a sparse");
+    fails_with("--weights " + dir + "/nowhere" + common, "nowhere/features.0.weight.npy");
+    fails_with("--weights " + dir + "/dense --width 0.5" + common, "shape");
+    fails_with("--weights " + dir + "/dense --batch 0" + common, "--batch expects a positive integer");
+    fails_with("--weights " + dir + "/dense" + common + " --policy gpu9000", "unknown policy 'gpu9000'");
+    npy::write(dir + "/x3.npy", {N, 3, 32, 32}, std::vector<float>(N * 3 * 32 * 32).data());
+    fails_with("--weights " + dir + "/dense --images " + dir + "/x3.npy", "images must be N x 1 x 32 x 32");
+  }
+}
+#endif

@@ -1,0 +1,193 @@
+// gapp-vgg16 — run a VGG16 stored as .npy files (PyTorch state_dict names, batch norm folded)
+// through gapp's OpenCL kernels over a set of images, with the masks it was pruned with.
+//
+//   gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR]
+//              [--technique dense|element|filter|channel|nm2:4|simd|tile|multi|balanced]
+//              [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]
+//              [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]
+//
+// X.npy: float32 N × in_channels × input × input (NCHW, already normalised); Y.npy: N
+// uint8 labels. With --masks, DIR/<layer>.mask.npy (uint8, the layer's weight shape, as
+// gapp-prune writes it) fixes the kept weights of each layer that has one; the others run
+// dense. Prints one JSON line; on any error one line on stderr and exit status 1.
+#include <gapp/opencl.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char* const usage =
+    "usage: gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR] [--technique T]\n"
+    "                  [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]\n"
+    "                  [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]\n"
+    "Runs VGG16-D (.npy weights with PyTorch state_dict names) on the images with gapp's OpenCL\n"
+    "kernels; T is dense, element, filter, channel, nm2:4, simd, tile, multi or balanced.\n";
+
+double number(const std::string& s, const std::string& what) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(v >= 0) || v > 1e9)
+    throw gapp::invalid_argument(what + " expects a non-negative number, got '" + s + "'");
+  return v;
+}
+
+std::size_t count(const std::string& s, const std::string& what) {
+  const double v = number(s, what);
+  if (v < 1 || v != static_cast<double>(static_cast<std::size_t>(v)))
+    throw gapp::invalid_argument(what + " expects a positive integer, got '" + s + "'");
+  return static_cast<std::size_t>(v);
+}
+
+std::string fixed(double v, int digits) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+int run(int argc, char** argv) {
+  gapp::nn::vgg16_config cfg;
+  std::string weights, images, labels, masks_dir, logits_path, policy, tech_s = "dense";
+  std::size_t batch = 100, device = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw gapp::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") return std::fputs(usage, stdout), 0;
+    if (a == "--weights") weights = value();
+    else if (a == "--images") images = value();
+    else if (a == "--labels") labels = value();
+    else if (a == "--masks") masks_dir = value();
+    else if (a == "--logits") logits_path = value();
+    else if (a == "--technique") tech_s = value();
+    else if (a == "--policy") policy = value();
+    else if (a == "--device") device = static_cast<std::size_t>(number(value(), a));
+    else if (a == "--input") cfg.input = count(value(), a);
+    else if (a == "--in-channels") cfg.in_channels = count(value(), a);
+    else if (a == "--width") cfg.width = number(value(), a);
+    else if (a == "--hidden") cfg.hidden = count(value(), a);
+    else if (a == "--classes") cfg.classes = count(value(), a);
+    else if (a == "--batch") batch = count(value(), a);
+    else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
+  }
+  if (weights.empty() || images.empty()) throw gapp::invalid_argument("--weights and --images are required");
+  const gapp::opencl::technique tech = gapp::opencl::parse_technique(tech_s);
+  if (!masks_dir.empty() && tech == gapp::opencl::technique::dense)
+    throw gapp::invalid_argument("--masks needs a sparse --technique");
+  if (tech != gapp::opencl::technique::dense && masks_dir.empty())
+    throw gapp::invalid_argument("a sparse --technique needs --masks (gapp-prune's mask files)");
+
+  const gapp::nn::vgg16_weights w = gapp::nn::load_npy_dir(cfg, weights);
+  const gapp::npy::tensor<float> x = gapp::npy::read_floats(images);
+  const std::size_t C = cfg.in_channels, S = cfg.input;
+  if (x.shape.size() != 4 || x.shape[1] != C || x.shape[2] != S || x.shape[3] != S || x.shape[0] == 0)
+    throw gapp::shape_error(images + ": images must be N x " + std::to_string(C) + " x " + std::to_string(S) + " x " +
+                            std::to_string(S) + " (NCHW float32)");
+  const std::size_t N = x.shape[0];
+  for (float v : x.data)
+    if (!std::isfinite(v)) throw gapp::value_error(images + ": the images hold NaN or Inf");
+  std::vector<std::size_t> y;
+  if (!labels.empty()) {
+    const gapp::npy::tensor<std::uint8_t> l = gapp::npy::read_bytes(labels);
+    if (l.shape != std::vector<std::size_t>{N})
+      throw gapp::shape_error(labels + ": expected " + std::to_string(N) + " labels, one per image");
+    for (std::uint8_t v : l.data) {
+      if (v >= cfg.classes)
+        throw gapp::value_error(labels + ": label " + std::to_string(v) + " is not a class index below " +
+                                std::to_string(cfg.classes));
+      y.push_back(v);
+    }
+  }
+
+  std::vector<std::vector<std::uint8_t>> masks;
+  std::size_t masked_layers = 0;
+  if (!masks_dir.empty()) {
+    for (const auto& l : w.layers) {
+      const std::string f = masks_dir + "/" + l.name + ".mask.npy";
+      if (!std::filesystem::exists(f)) {
+        masks.emplace_back();
+        continue;
+      }
+      gapp::npy::tensor<std::uint8_t> m = gapp::npy::read_bytes(f);
+      const std::vector<std::size_t> want =
+          l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
+                 : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
+      if (m.shape != want)
+        throw gapp::shape_error(f + ": the mask's shape differs from the weights of " + l.name);
+      masks.push_back(std::move(m.data));
+      ++masked_layers;
+    }
+    if (masked_layers == 0) throw gapp::file_error(masks_dir + ": no <layer>.mask.npy file for any VGG16 layer");
+  }
+
+  const cl::Device dev = gapp::opencl::device_at(device);
+  cl::Context ctx(dev);
+  cl::CommandQueue queue(ctx, dev);
+  gapp::opencl::program_cache cache;
+  const gapp::opencl::device_info info = gapp::opencl::query(dev);
+  if (policy.empty()) policy = gapp::opencl::pick_preset(info);
+  if (!gapp::presets::all::contains(policy))
+    throw gapp::invalid_argument("unknown policy '" + policy + "' (known: " + gapp::presets::all::names() + ")");
+
+  std::string json;
+  gapp::presets::all::visit(policy, [&](auto preset) {
+    using P = decltype(preset);
+    gapp::opencl::require_can_run<P>(info);
+    typename gapp::opencl::vgg16_net<P>::options opt;
+    opt.tech = tech;
+    opt.batch = std::min(batch, N);
+    opt.masks = std::move(masks);
+    const auto t0 = std::chrono::steady_clock::now();
+    gapp::opencl::vgg16_net<P> net(ctx, dev, cache, w, opt);
+    const auto t1 = std::chrono::steady_clock::now();
+    const std::size_t B = opt.batch, img = C * S * S, K = cfg.classes;
+    std::vector<float> logits(N * K);
+    gapp::nn::tensor4 in(B, C, S, S);
+    for (std::size_t b0 = 0; b0 < N; b0 += B) {
+      const std::size_t nb = std::min(B, N - b0); // the last batch is zero-filled to the net's batch
+      std::fill(in.data.begin(), in.data.end(), 0.0f);
+      std::copy_n(&x.data[b0 * img], nb * img, in.data.begin());
+      const std::vector<float> out = net.forward(queue, in);
+      std::copy_n(out.begin(), nb * K, &logits[b0 * K]);
+    }
+    const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    const double prep_s = std::chrono::duration<double>(t1 - t0).count();
+    std::size_t correct = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      const float* r = &logits[i * K];
+      correct += static_cast<std::size_t>(std::max_element(r, r + K) - r) == y[i];
+    }
+    if (!logits_path.empty()) gapp::npy::write(logits_path, {N, K}, logits.data());
+    std::string kernels;
+    for (const auto& v : net.variants()) kernels += (kernels.empty() ? "\"" : ",\"") + v + "\"";
+    std::string dev_name;
+    for (char c : info.name)
+      if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) dev_name += c;
+    json = "{\"device\":\"" + dev_name + "\",\"policy\":\"" + policy + "\",\"technique\":\"" +
+           gapp::opencl::to_string(tech) + "\",\"images\":" + std::to_string(N) +
+           ",\"masked_layers\":" + std::to_string(masked_layers) + ",\"sparsity\":" + fixed(net.sparsity(), 6) +
+           (y.empty() ? std::string() : ",\"accuracy\":" + fixed(static_cast<double>(correct) / N, 6)) +
+           ",\"batch\":" + std::to_string(B) + ",\"prepare_s\":" + fixed(prep_s, 3) +
+           ",\"ms_per_image\":" + fixed(run_s * 1e3 / N, 4) + ",\"kernels\":[" + kernels + "]}";
+  });
+  std::puts(json.c_str());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gapp-vgg16: error: %s\n", e.what());
+    return 1;
+  }
+}
