@@ -121,7 +121,7 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     fails_with("--weights " + dir + "/dense --technique sparse" + common, "unknown technique 'sparse'");
     fails_with("--weights " + dir + "/dense --masks " + dir + "/dense" + common, "--masks needs a sparse");
     fails_with("--weights " + dir + "/nowhere" + common, "nowhere/features.0.weight.npy");
-    fails_with("--weights " + dir + "/dense --width 0.5" + common, "shape");
+    fails_with("--weights " + dir + "/dense" + common + " --width 0.5", "shape");
     fails_with("--weights " + dir + "/dense --batch 0" + common, "--batch expects a positive integer");
     fails_with("--weights " + dir + "/dense" + common + " --policy gpu9000", "unknown policy 'gpu9000'");
     npy::write(dir + "/x3.npy", {N, 3, 32, 32}, std::vector<float>(N * 3 * 32 * 32).data());

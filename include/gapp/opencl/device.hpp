@@ -120,6 +120,13 @@ inline bool is_pocl_cpu(const cl::Device& d) {
   return name.find("Portable Computing Language") != std::string::npos || name.find("PoCL") != std::string::npos;
 }
 
+/// Build options gapp adds for policy P's GEMM kernels on this device: the direct family's
+/// software prefetch on PoCL's CPU devices ("" elsewhere).
+template <class P>
+std::string device_options(const cl::Device& d) {
+  return P::mode == staging::direct && is_pocl_cpu(d) ? " -DGAPP_SOFTWARE_PREFETCH=1" : "";
+}
+
 /// Why policy P cannot run on the device, or nothing if it can.
 template <class P>
 std::optional<std::string> why_not(const device_info& i) {

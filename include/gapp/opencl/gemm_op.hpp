@@ -252,7 +252,7 @@ private:
   void finish(program_cache& cache, const char* variant) {
     variant_ = variant;
     src_ = csr_ ? kernels::csr_source<P>(cfg_.epi) : kernels::gemm_source<P>(cfg_);
-    if (!csr_ && P::mode == staging::direct && is_pocl_cpu(dev_)) src_.options += " -DGAPP_SOFTWARE_PREFETCH=1";
+    if (!csr_) src_.options += device_options<P>(dev_);
     cl_int err = CL_SUCCESS;
     kernel_ = cl::Kernel(cache.get(ctx_, dev_, src_), src_.name.c_str(), &err);
     detail::check(err, ("clCreateKernel(" + src_.name + ")").c_str());
