@@ -125,7 +125,9 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     fails_with("--weights " + dir + "/dense --batch 0" + common, "--batch expects a positive integer");
     fails_with("--weights " + dir + "/dense" + common + " --policy gpu9000", "unknown policy 'gpu9000'");
     npy::write(dir + "/x3.npy", {N, 3, 32, 32}, std::vector<float>(N * 3 * 32 * 32).data());
-    fails_with("--weights " + dir + "/dense --images " + dir + "/x3.npy", "images must be N x 1 x 32 x 32");
+    fails_with("--weights " + dir + "/dense --input 32 --in-channels 1 --width 0.0625 --hidden 24 --classes 10 --images " +
+                   dir + "/x3.npy",
+               "images must be N x 1 x 32 x 32");
   }
 }
 #endif
