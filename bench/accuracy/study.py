@@ -437,7 +437,7 @@ def write_summary(args, work, results, speed):
                     f"{r['gapp_accuracy']:.4f},{drop:.4f},{before:.4f},{r['agreement']:.5f},{r['disagreements']},"
                     f"{r['max_logit_diff']:.3g},{sp:.3f}")
         md.append(f"| {r['technique']} | {r['target_sparsity']} ({r['achieved_sparsity']:.3f}) | "
-                  f"{100 * r['torch_accuracy']:.2f}% | {100 * r['gapp_accuracy']:.2f}% | {100 * drop:+.2f} pt | "
+                  f"{100 * r['torch_accuracy']:.2f}% | {100 * r['gapp_accuracy']:.2f}% | {-100 * drop:+.2f} pt | "
                   f"{100 * before:.2f}% | {100 * r['agreement']:.2f}% ({r['disagreements']}) | {sp:.2f}× |")
     with open(f"{work}/summary.csv.tmp", "w") as f:
         f.write("\n".join(rows) + "\n")
