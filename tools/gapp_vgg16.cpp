@@ -116,10 +116,7 @@ int run(int argc, char** argv) {
         continue;
       }
       gapp::npy::tensor<std::uint8_t> m = gapp::npy::read_bytes(f);
-      const std::vector<std::size_t> want =
-          l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
-                 : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
-      if (m.shape != want)
+      if (m.shape != gapp::nn::weight_shape(l))
         throw gapp::shape_error(f + ": the mask's shape differs from the weights of " + l.name);
       masks.push_back(std::move(m.data));
       ++masked_layers;

@@ -87,10 +87,7 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
       const matrix_view v(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
       const auto m = prune<P>(v, units::tile{}, 0.75);
       pruned.params[i].weight = m.apply(v);
-      const std::vector<std::size_t> shape =
-          l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
-                 : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
-      npy::write(dir + "/tile/" + l.name + ".mask.npy", shape, m.data());
+      npy::write(dir + "/tile/" + l.name + ".mask.npy", nn::weight_shape(l), m.data());
     }
     nn::save_npy_dir(pruned, dir + "/tile");
     const auto r = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile --logits " + dir +

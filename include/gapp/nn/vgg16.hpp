@@ -72,6 +72,13 @@ inline std::vector<vgg16_layer> vgg16_layers(const vgg16_config& cfg) {
   return out;
 }
 
+/// The shape of a layer's weight tensor as PyTorch's state_dict holds it (and the .npy files
+/// and gapp-prune's masks): O × I × 3 × 3 for a convolution, out × in for an FC layer.
+inline std::vector<std::size_t> weight_shape(const vgg16_layer& l) {
+  if (l.conv) return {l.shape.out_channels, l.shape.in_channels, l.shape.kernel_h, l.shape.kernel_w};
+  return {l.shape.out_channels, l.shape.in_channels};
+}
+
 struct layer_params {
   std::vector<float> weight; ///< OIHW (conv) or out × in (FC), row-major
   std::vector<float> bias;
@@ -105,9 +112,7 @@ inline vgg16_weights load_npy_dir(const vgg16_config& cfg, const std::string& di
   for (const auto& l : w.layers) {
     const std::string wf = dir + "/" + l.name + ".weight.npy", bf = dir + "/" + l.name + ".bias.npy";
     npy::tensor<float> wt = npy::read_floats(wf), bt = npy::read_floats(bf);
-    const std::vector<std::size_t> want =
-        l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
-               : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
+    const std::vector<std::size_t> want = weight_shape(l);
     auto str = [](const std::vector<std::size_t>& s) {
       std::string o = "(";
       for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
@@ -126,10 +131,7 @@ inline vgg16_weights load_npy_dir(const vgg16_config& cfg, const std::string& di
 inline void save_npy_dir(const vgg16_weights& w, const std::string& dir) {
   for (std::size_t i = 0; i < w.layers.size(); ++i) {
     const auto& l = w.layers[i];
-    const std::vector<std::size_t> shape =
-        l.conv ? std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels, 3, 3}
-               : std::vector<std::size_t>{l.shape.out_channels, l.shape.in_channels};
-    npy::write(dir + "/" + l.name + ".weight.npy", shape, w.params[i].weight.data());
+    npy::write(dir + "/" + l.name + ".weight.npy", weight_shape(l), w.params[i].weight.data());
     npy::write(dir + "/" + l.name + ".bias.npy", {l.shape.out_channels}, w.params[i].bias.data());
   }
 }
