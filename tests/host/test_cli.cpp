@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "reference.hpp"
+#include "run_tool.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -17,23 +18,12 @@ namespace {
 
 std::string tmp(const std::string& name) { return std::string(GAPP_TEST_TMP) + "/cli_" + name; }
 
-struct result {
-  int status;
-  std::string out, err;
-};
+using result = gapp_test::tool_result;
 
 /// Runs gapp-prune; `tag` keeps the output files of test cases that CTest runs in
 /// parallel apart.
 result run(const std::string& args, const std::string& tag) {
-  const std::string o = tmp(tag + "_stdout.txt"), e = tmp(tag + "_stderr.txt");
-  const int rc = std::system((std::string(GAPP_PRUNE_EXE) + " " + args + " >" + o + " 2>" + e).c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  return {rc, slurp(o), slurp(e)};
+  return gapp_test::run_tool(GAPP_PRUNE_EXE, args, tmp(tag));
 }
 
 double field(const std::string& json, const std::string& key) {

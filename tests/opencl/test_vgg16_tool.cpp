@@ -2,6 +2,7 @@
 // logits and JSON out, against the host forward pass; bad input is one line and exit 1.
 #include <catch2/catch.hpp>
 
+#include "../host/run_tool.hpp"
 #include "cl_env.hpp"
 
 #include <cstdlib>
@@ -16,21 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct result {
-  int status;
-  std::string out, err;
-};
-
-result run_tool(const std::string& args, const std::string& dir) {
-  const std::string o = dir + "/stdout.txt", e = dir + "/stderr.txt";
-  const int rc = std::system((std::string(GAPP_VGG16_EXE) + " " + args + " >" + o + " 2>" + e).c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  return {rc, slurp(o), slurp(e)};
+gapp_test::tool_result run_tool(const std::string& args, const std::string& dir) {
+  return gapp_test::run_tool(GAPP_VGG16_EXE, args, dir + "/tool");
 }
 
 } // namespace
