@@ -120,11 +120,18 @@ inline bool is_pocl_cpu(const cl::Device& d) {
   return name.find("Portable Computing Language") != std::string::npos || name.find("PoCL") != std::string::npos;
 }
 
-/// Build options gapp adds for policy P's GEMM kernels on this device: the direct family's
-/// software prefetch on PoCL's CPU devices ("" elsewhere).
+/// K chunk (in k, a multiple of P's tile depth) of the direct family's dense and tile walks
+/// on CPU devices: the work-items of a group walk K chunk by chunk and share each chunk's
+/// X rows in cache (about 256 rows: 32 KiB of a 32-column strip).
+template <class P>
+constexpr int cpu_k_chunk() { return P::tk * (P::tk >= 256 ? 1 : 256 / P::tk); }
+
+/// Build options gapp adds for policy P's GEMM kernels on this device: on PoCL's CPU
+/// devices, the direct family's software prefetch and K chunks ("" elsewhere).
 template <class P>
 std::string device_options(const cl::Device& d) {
-  return P::mode == staging::direct && is_pocl_cpu(d) ? " -DGAPP_SOFTWARE_PREFETCH=1" : "";
+  if (P::mode != staging::direct || !is_pocl_cpu(d)) return "";
+  return " -DGAPP_SOFTWARE_PREFETCH=1 -DGAPP_KCHUNK=" + std::to_string(cpu_k_chunk<P>());
 }
 
 /// Why policy P cannot run on the device, or nothing if it can.

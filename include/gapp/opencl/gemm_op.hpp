@@ -25,6 +25,7 @@ struct gemm_options {
   kernels::epilogue epi;      ///< bias add and ReLU fused into the store
   std::vector<float> bias;    ///< one per output row, required when epi.bias
   bool fixed_trip_count = true; ///< use the balanced kernels when every bank keeps the same count
+  bool device_tuning = true;    ///< add device_options<P>(dev) to the build (PoCL CPU: prefetch, K chunks)
 };
 
 /// Y[M×N] = act(W[M×K]·X[K×N] + bias) with W dense or packed for policy P.
@@ -187,6 +188,7 @@ private:
     if (rows * cols > 0x7fffffff) throw shape_error("gemm_op: the weight matrix exceeds 32-bit indexing");
     cfg_.epi = opt.epi;
     fixed_allowed_ = opt.fixed_trip_count;
+    device_tuning_ = opt.device_tuning;
     if (opt.epi.bias) {
       if (opt.bias.size() != rows)
         throw shape_error("gemm_op: " + std::to_string(opt.bias.size()) + " bias values for " + std::to_string(rows) +
@@ -252,7 +254,7 @@ private:
   void finish(program_cache& cache, const char* variant) {
     variant_ = variant;
     src_ = csr_ ? kernels::csr_source<P>(cfg_.epi) : kernels::gemm_source<P>(cfg_);
-    if (!csr_) src_.options += device_options<P>(dev_);
+    if (!csr_ && device_tuning_) src_.options += device_options<P>(dev_);
     cl_int err = CL_SUCCESS;
     kernel_ = cl::Kernel(cache.get(ctx_, dev_, src_), src_.name.c_str(), &err);
     detail::check(err, ("clCreateKernel(" + src_.name + ")").c_str());
@@ -285,7 +287,7 @@ private:
   cl::Device dev_;
   std::size_t rows_, cols_, compute_rows_, compute_cols_;
   kernels::gemm_config cfg_;
-  bool fixed_allowed_ = true, csr_ = false;
+  bool fixed_allowed_ = true, csr_ = false, device_tuning_ = true;
   cl_int count_ = 0;
   std::string variant_;
   kernels::kernel_source src_;

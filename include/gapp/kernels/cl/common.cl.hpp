@@ -67,6 +67,21 @@ inline void gapp_store_part(const floatV v, __global float* p, const int avail) 
 #endif
 }
 
+/* Lanes first..GAPP_VW-1 of v to p (a register tile moved left at the edge of N). */
+inline void gapp_store_from(const floatV v, __global float* p, const int first) {
+#if GAPP_VW == 1
+  if (first <= 0) p[0] = v;
+#else
+  if (first <= 0) {
+    GAPP_CAT(vstore, GAPP_VW)(v, 0, p);
+  } else if (first < GAPP_VW) {
+    float t[GAPP_VW];
+    GAPP_CAT(vstore, GAPP_VW)(v, 0, t);
+    for (int l = first; l < GAPP_VW; ++l) p[l] = t[l];
+  }
+#endif
+}
+
 /* Fused epilogue: bias of output row `row`, then ReLU. */
 #if GAPP_BIAS
 #define GAPP_BIAS_OF(row) bias[row]

@@ -48,18 +48,25 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
   }
 
+/* GAPP_WALK_RANGE(FULL, c0, c1) walks part [c0, c1) of the work: k in dense mode, kept
+   blocks in tile mode. GAPP_KCHUNK (in k, a multiple of GAPP_TK) splits the walk into
+   chunks with a work-group barrier between them, so that the work-items of a group share
+   each chunk's X rows while they are in cache: on CPU devices, where they run one after
+   another on a core, each work-item's pass over a long K otherwise evicts the X rows (and
+   their TLB entries) before the next one reads them. */
 #if GAPP_MODE == 0 /* dense: W in k-major panels of RM rows, padded to Mp x Kp */
-#define GAPP_WALK(FULL)                                                                    \
-  for (int k0 = 0; k0 < Kp; k0 += GAPP_TK) {                                               \
+#define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
+  for (int k0 = (c0); k0 < (c1); k0 += GAPP_TK) {                                          \
     GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
       floatV xv[GAPP_NV];                                                                  \
       GAPP_LOAD_X(k0 + kk, FULL);                                                          \
       GAPP_RANK1(wp[(size_t)(k0 + kk) * GAPP_RM + i]);                                     \
     }                                                                                      \
   }
+#define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, 0, Kp)
 #elif GAPP_MODE == 1 /* tile: kept TM x TK blocks of this tile row */
-#define GAPP_WALK(FULL)                                                                    \
-  for (int b = b0; b < b1; ++b) {                                                          \
+#define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
+  for (int b = (c0); b < (c1); ++b) {                                                      \
     const int k0 = I1[b] * GAPP_TK;                                                        \
     __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;        \
     GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
@@ -68,6 +75,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
       GAPP_RANK1(wb[i * GAPP_TK + kk]);                                                    \
     }                                                                                      \
   }
+#define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, b0, b1)
 #elif GAPP_MODE == 2 || GAPP_MODE == 3 /* simd / multi: kept UR x KV units, k-major values */
 #define GAPP_UNITS(U0, U1, FULL)                                                           \
   for (int u = (U0); u < min((U0) + GAPP_PD, (U1)); ++u) { /* prologue: the first PD units */ \
@@ -119,7 +127,12 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int tr = get_group_id(1);                 /* tile row */
   const int mt = ty * GAPP_RM;                    /* first row inside the tile */
   const int m0 = tr * GAPP_TM + mt;               /* first output row */
-  const int n0 = get_group_id(0) * GAPP_TN + tx * GAPP_RN;
+  /* A register tile that would cross the right edge of N moves left to end at N (when N
+     holds a whole one): it recomputes `lo` columns of its neighbour, which it does not
+     store, and keeps the vector loads instead of the guarded per-lane path. */
+  const int nt = get_group_id(0) * GAPP_TN + tx * GAPP_RN;
+  const int n0 = nt + GAPP_RN > N && N >= GAPP_RN ? N - GAPP_RN : nt;
+  const int lo = nt - n0;
   floatV acc[GAPP_RM][GAPP_NV];
   _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
@@ -153,7 +166,28 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 #endif
 
   const int full = n0 + GAPP_RN <= N, aligned = full && N % GAPP_VW == 0;
-  if (m0 < M) {
+  const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
+#if defined(GAPP_KCHUNK) && (GAPP_MODE == 0 || GAPP_MODE == 1)
+#if GAPP_MODE == 0
+  const int c_begin = 0, c_end = Kp, c_step = GAPP_KCHUNK;
+#else
+  const int c_begin = b0, c_end = b1, c_step = GAPP_KCHUNK / GAPP_TK;
+#endif
+  for (int c0 = c_begin; c0 < c_end; c0 += c_step) { /* the same trip count in the group */
+    const int c1 = min(c_end, c0 + c_step);
+    if (active) {
+      if (aligned) {
+        GAPP_WALK_RANGE(2, c0, c1)
+      } else if (full) {
+        GAPP_WALK_RANGE(1, c0, c1)
+      } else {
+        GAPP_WALK_RANGE(0, c0, c1)
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+#else
+  if (active) {
     if (aligned) {
       GAPP_WALK(2)
     } else if (full) {
@@ -162,6 +196,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
       GAPP_WALK(0)
     }
   }
+#endif
+  if (!active) return;
 
   _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
     const int m = m0 + i;
@@ -175,7 +211,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     __global float* yr = Y + (size_t)row * N + n0;
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
       const floatV v = GAPP_ACT(acc[i][j] + b);
-      if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
+      if (lo > 0) gapp_store_from(v, yr + j * GAPP_VW, lo - j * GAPP_VW);
+      else if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
       else if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
       else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
     }
