@@ -68,8 +68,10 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
   for (int b = (c0); b < (c1); ++b) {                                                      \
     const int k0 = I1[b] * GAPP_TK;                                                        \
+    const int kn_ = I1[b + 1 < b1 ? b + 1 : b] * GAPP_TK; /* the next kept block */        \
     __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;        \
     GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
+      GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kn_ + kk) * N + n0);                         \
       floatV xv[GAPP_NV];                                                                  \
       GAPP_LOAD_X(k0 + kk, FULL);                                                          \
       GAPP_RANK1(wb[i * GAPP_TK + kk]);                                                    \
