@@ -12,14 +12,16 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_NV (GAPP_RN / GAPP_VW)
 #define GAPP_WX (GAPP_TN / GAPP_RN)
 #define GAPP_WY (GAPP_TM / GAPP_RM)
-/* Software prefetch of the X rows of a unit GAPP_PD units ahead: kept units make X rows
-   irregular, which CPU hardware prefetchers do not follow. Only where the compiler takes
-   __builtin_prefetch on a global pointer (PoCL's CPU devices; the runtime defines
-   GAPP_SOFTWARE_PREFETCH there); elsewhere it compiles to nothing. */
+/* Software prefetch of the X rows of a unit GAPP_PD units ahead (and of the next kept
+   tile): kept units make X rows irregular, which CPU hardware prefetchers do not follow.
+   Into L2 (locality 2), which holds more misses in flight than L1: the rows of 8 units are
+   up to 64 lines. Only where the compiler takes __builtin_prefetch on a global pointer
+   (PoCL's CPU devices; the runtime defines GAPP_SOFTWARE_PREFETCH there); elsewhere it
+   compiles to nothing. */
 #if defined(GAPP_SOFTWARE_PREFETCH) && GAPP_RN * 4 > 64
-#define GAPP_PREFETCH_ROW(p) { __builtin_prefetch(p); __builtin_prefetch((p) + 16); }
+#define GAPP_PREFETCH_ROW(p) { __builtin_prefetch((p), 0, 2); __builtin_prefetch((p) + 16, 0, 2); }
 #elif defined(GAPP_SOFTWARE_PREFETCH)
-#define GAPP_PREFETCH_ROW(p) __builtin_prefetch(p)
+#define GAPP_PREFETCH_ROW(p) __builtin_prefetch((p), 0, 2)
 #else
 #define GAPP_PREFETCH_ROW(p) {}
 #endif
