@@ -149,16 +149,16 @@ public:
       auto masks = global_masks<P>(gl, opt.tech, opt.sparsity);
       for (std::size_t j = 0; j < index.size(); ++j) keeps[index[j]] = std::move(masks[j]);
     }
-    std::size_t max_act = cfg_.in_channels * cfg_.input * cfg_.input, max_col = 1, conv_i = 0;
+    std::size_t max_act = cfg_.in_channels * cfg_.input * cfg_.input, max_col = 1;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
-      const std::string shown = display_name(i, conv_i);
+      const std::string shown = display_name(i);
       if (opt.progress) opt.progress(shown);
       gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
       const bool keep_dense =
-          opt.masks.empty() ? l.conv && conv_i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
+          opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
       auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? technique::dense : opt.tech, opt.sparsity,
                                     l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
@@ -175,7 +175,6 @@ public:
         const std::size_t n = batch_ * l.in_size * l.in_size;
         max_col = std::max(max_col, l.shape.gemm_cols() * n);
         max_act = std::max(max_act, l.shape.out_channels * n);
-        ++conv_i;
       } else {
         convs_.push_back(nullptr);
         ops_.push_back(std::move(pg.op));
@@ -204,7 +203,7 @@ public:
     cl::Buffer* out = &b_;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
-      const std::string name = display_name(i, i);
+      const std::string name = display_name(i);
       if (l.conv) {
         cl::Event e_col;
         cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
@@ -260,10 +259,11 @@ public:
     return v;
   }
 
-  static std::string display_name(std::size_t i, std::size_t conv_index) {
+  /// Name of weight layer i: the 13 convolutions (conv1_1 … conv5_3), then fc6, fc7, fc8.
+  static std::string display_name(std::size_t i) {
     static const char* const convs[] = {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
                                         "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"};
-    if (i < 13) return convs[conv_index < 13 ? conv_index : 12];
+    if (i < 13) return convs[i];
     return "fc" + std::to_string(i - 13 + 6);
   }
 
