@@ -88,12 +88,17 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
       GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                         \
   }                                                                                        \
   for (int u = (U0); u < (U1); ++u) {                                                      \
-    const int k0 = I3[u];                                                                  \
     if (u + GAPP_PD < (U1)) {                                                              \
       const int kp_ = I3[u + GAPP_PD];                                                     \
       _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk)                               \
         GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                       \
     }                                                                                      \
+    GAPP_UNIT(u, FULL)                                                                     \
+  }
+/* One kept unit: KV k-steps of UR rows. */
+#define GAPP_UNIT(u, FULL)                                                                 \
+  {                                                                                        \
+    const int k0 = I3[u];                                                                  \
     __global const float* wu = Wv + (size_t)u * (GAPP_KV * GAPP_UR) + roff;                \
     _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) {                               \
       floatV xv[GAPP_NV];                                                                  \
@@ -104,10 +109,20 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #if GAPP_MODE == 2
 #define GAPP_WALK(FULL) GAPP_UNITS(u0, u1, FULL)
 #else
+/* Multi-level: the units of this row-block inside each kept tile. A kept tile holds only a
+   few units per row-block, too few for a prefetch that runs ahead inside the tile, so the
+   walk prefetches the next kept tile's TK rows instead: the work-group's row-blocks
+   together read most of them. Only the first row-block does, which on CPU devices runs
+   first; the others find the rows in cache. */
 #define GAPP_WALK(FULL)                                                                    \
   for (int t = b0; t < b1; ++t) {                                                          \
     const int s = t * (GAPP_TM / GAPP_UR) + rblk;                                          \
-    GAPP_UNITS(I2[s], I2[s + 1], FULL)                                                     \
+    if (rblk == 0) {                                                                       \
+      const int kn_ = I1[t + 1 < b1 ? t + 1 : t] * GAPP_TK;                                \
+      _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk)                               \
+        GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kn_ + kk) * N + n0);                       \
+    }                                                                                      \
+    for (int u = I2[s]; u < I2[s + 1]; ++u) GAPP_UNIT(u, FULL)                             \
   }
 #endif
 #elif GAPP_MODE == 4 /* N:M: per row, NM_N (value, offset) slots in each group of NM_M */
