@@ -186,35 +186,22 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 
   const int full = n0 + GAPP_RN <= N, aligned = full && N % GAPP_VW == 0;
   const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
+/* The walk compiled for each edge case of this work-item's columns. */
+#define GAPP_BY_EDGE(WALK) { if (aligned) { WALK(2) } else if (full) { WALK(1) } else { WALK(0) } }
 #if defined(GAPP_KCHUNK) && (GAPP_MODE == 0 || GAPP_MODE == 1)
 #if GAPP_MODE == 0
   const int c_begin = 0, c_end = Kp, c_step = GAPP_KCHUNK;
 #else
   const int c_begin = b0, c_end = b1, c_step = GAPP_KCHUNK / GAPP_TK;
 #endif
+#define GAPP_WALK_CHUNK(FULL) GAPP_WALK_RANGE(FULL, c0, c1)
   for (int c0 = c_begin; c0 < c_end; c0 += c_step) { /* the same trip count in the group */
     const int c1 = min(c_end, c0 + c_step);
-    if (active) {
-      if (aligned) {
-        GAPP_WALK_RANGE(2, c0, c1)
-      } else if (full) {
-        GAPP_WALK_RANGE(1, c0, c1)
-      } else {
-        GAPP_WALK_RANGE(0, c0, c1)
-      }
-    }
+    if (active) GAPP_BY_EDGE(GAPP_WALK_CHUNK)
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 #else
-  if (active) {
-    if (aligned) {
-      GAPP_WALK(2)
-    } else if (full) {
-      GAPP_WALK(1)
-    } else {
-      GAPP_WALK(0)
-    }
-  }
+  if (active) GAPP_BY_EDGE(GAPP_WALK)
 #endif
   if (!active) return;
 
