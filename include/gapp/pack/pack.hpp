@@ -15,22 +15,21 @@
 
 namespace gapp {
 
-/// The packed weights of a `Policy` / `Unit` pair: the format struct of that unit, typed so
-/// that a kernel built for a policy and unit only accepts weights packed for the same.
+/// The packed weights of a `Policy` / `Unit` pair: the format struct of that unit
+/// (unit_traits<Unit>::format), typed so that a kernel built for a policy and unit only
+/// accepts weights packed for the same.
 ///   element → csr_matrix        simd   → unit_list     tile, block → block_list
 ///   multi   → multi_list        filter → row_compact   channel     → channel_compact
 ///   nm      → nm_matrix
-template <class Policy, class Unit>
-struct packed;
 
-template <class P> struct packed<P, units::element> : csr_matrix { using policy_type = P; using unit_type = units::element; };
-template <class P> struct packed<P, units::simd> : unit_list { using policy_type = P; using unit_type = units::simd; };
-template <class P> struct packed<P, units::tile> : block_list { using policy_type = P; using unit_type = units::tile; };
-template <class P> struct packed<P, units::block> : block_list { using policy_type = P; using unit_type = units::block; };
-template <class P> struct packed<P, units::multi> : multi_list { using policy_type = P; using unit_type = units::multi; };
-template <class P> struct packed<P, units::filter> : row_compact { using policy_type = P; using unit_type = units::filter; };
-template <class P> struct packed<P, units::channel> : channel_compact { using policy_type = P; using unit_type = units::channel; };
-template <class P> struct packed<P, units::nm> : nm_matrix { using policy_type = P; using unit_type = units::nm; };
+template <class Policy, class Unit>
+struct packed : unit_traits<Unit>::format {
+  static_assert(is_policy_v<Policy>, "gapp::packed: Policy must be a gapp::policy (or a preset).");
+  static_assert(units::is_unit_v<Unit>, "gapp::packed: Unit must be one of gapp::units.");
+  using policy_type = Policy;
+  using unit_type = Unit;
+  using format_type = typename unit_traits<Unit>::format;
+};
 
 namespace detail {
 

@@ -33,8 +33,9 @@ struct global_layer {
 template <class Policy, class Unit>
 std::vector<mask<Policy, Unit>> prune_global(const std::vector<global_layer>& layers, const Unit& unit, double sparsity,
                                              criterion crit = criterion::l1) {
-  static_assert(!std::is_same_v<Unit, units::nm> && !std::is_same_v<Unit, units::multi>,
-                "gapp::prune_global: N:M and multi-level units have per-matrix targets; prune each layer instead.");
+  static_assert(unit_traits<Unit>::global,
+                "gapp::prune_global: N:M, multi-level and block units have per-matrix targets; prune each layer "
+                "instead.");
   detail::check_sparsity(sparsity);
   if (layers.empty()) throw invalid_argument("prune_global: no layers");
 

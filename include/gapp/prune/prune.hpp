@@ -60,11 +60,8 @@ mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const
   const matrix_view src = opt.scores ? matrix_view(opt.scores, w.rows, w.cols) : w;
   if (opt.scores) detail::check_finite_matrix(src, "scores");
 
-  constexpr bool balanceable = std::is_same_v<Unit, units::element> || std::is_same_v<Unit, units::simd> ||
-                               std::is_same_v<Unit, units::tile> || std::is_same_v<Unit, units::multi> ||
-                               std::is_same_v<Unit, units::block>;
-  if (opt.balanced && !balanceable)
-    throw invalid_argument(std::string("balanced selection is not defined for ") + units::name_of<Unit>() +
+  if (opt.balanced && !unit_traits<Unit>::balanceable)
+    throw invalid_argument(std::string("balanced selection is not defined for ") + unit_traits<Unit>::name +
                            " units (it applies to element, simd, tile, multi and block units)");
 
   const unit_shape shape = shape_of<Policy>(unit, w.rows, w.cols); // validates unit parameters

@@ -45,23 +45,116 @@ struct block {
   int cols = 1;
 };
 
-template <class U>
-inline constexpr bool is_unit_v =
-    std::is_same_v<U, element> || std::is_same_v<U, simd> || std::is_same_v<U, tile> ||
-    std::is_same_v<U, multi> || std::is_same_v<U, filter> || std::is_same_v<U, channel> ||
-    std::is_same_v<U, nm> || std::is_same_v<U, block>;
+} // namespace gapp::units
 
-/// Name of a unit family, as the command-line tool spells it.
+namespace gapp {
+
+// The packed formats (gapp/pack/formats.hpp), named here so that a unit's traits can say
+// which one it packs into without this layer depending on the packers.
+struct csr_matrix;
+struct unit_list;
+struct block_list;
+struct multi_list;
+struct row_compact;
+struct channel_compact;
+struct nm_matrix;
+
+/// How a GEMM kernel walks a packed W (the kernels layer turns it into GAPP_WALK_*).
+enum class walk {
+  dense = 0, ///< every TM×TK tile (dense W; filter- and channel-compacted W too)
+  tile = 1,  ///< the kept tiles of each tile row (block_list)
+  simd = 2,  ///< the kept SIMD units of each row-block (unit_list)
+  multi = 3, ///< kept tiles, and kept SIMD units inside them (multi_list)
+  nm = 4,    ///< N slots per group of M along K (nm_matrix)
+  csr = 5    ///< the element-wise kernel: one work-item per output row and column block
+};
+
+inline const char* to_string(walk w) {
+  static const char* const names[] = {"dense", "tile", "simd", "multi", "nm", "csr"};
+  return names[static_cast<int>(w)];
+}
+
+/// Everything gapp knows about a unit family, in one place: its name (as the tools, the
+/// benchmarks and the docs spell it), which selections it allows, the packed format it
+/// becomes and the kernel walk that skips it. Only the units below have traits.
+template <class U>
+struct unit_traits;
+
+template <>
+struct unit_traits<units::element> {
+  static constexpr const char* name = "element";
+  static constexpr bool balanceable = true, global = true;
+  using format = csr_matrix;
+  static constexpr walk kernel_walk = walk::csr;
+};
+template <>
+struct unit_traits<units::simd> {
+  static constexpr const char* name = "simd";
+  static constexpr bool balanceable = true, global = true;
+  using format = unit_list;
+  static constexpr walk kernel_walk = walk::simd;
+};
+template <>
+struct unit_traits<units::tile> {
+  static constexpr const char* name = "tile";
+  static constexpr bool balanceable = true, global = true;
+  using format = block_list;
+  static constexpr walk kernel_walk = walk::tile;
+};
+template <>
+struct unit_traits<units::multi> {
+  static constexpr const char* name = "multi";
+  static constexpr bool balanceable = true, global = false; ///< two phases with per-matrix targets
+  using format = multi_list;
+  static constexpr walk kernel_walk = walk::multi;
+};
+template <>
+struct unit_traits<units::filter> {
+  static constexpr const char* name = "filter";
+  static constexpr bool balanceable = false, global = true;
+  using format = row_compact;
+  static constexpr walk kernel_walk = walk::dense; ///< a smaller dense GEMM, rows mapped back
+};
+template <>
+struct unit_traits<units::channel> {
+  static constexpr const char* name = "channel";
+  static constexpr bool balanceable = false, global = true;
+  using format = channel_compact;
+  static constexpr walk kernel_walk = walk::dense; ///< a narrower dense GEMM, X rows mapped
+};
+template <>
+struct unit_traits<units::nm> {
+  static constexpr const char* name = "nm";
+  static constexpr bool balanceable = false, global = false; ///< the sparsity is fixed at 1 − N/M
+  using format = nm_matrix;
+  static constexpr walk kernel_walk = walk::nm;
+};
+template <>
+struct unit_traits<units::block> {
+  static constexpr const char* name = "block";
+  static constexpr bool balanceable = true, global = false;
+  using format = block_list;
+  static constexpr walk kernel_walk = walk::tile; ///< runs on the tile kernel when rows×cols = TM×TK
+};
+
+namespace detail {
+template <class U, class = void>
+struct has_unit_traits : std::false_type {};
+template <class U>
+struct has_unit_traits<U, std::void_t<decltype(unit_traits<U>::name)>> : std::true_type {};
+} // namespace detail
+
+} // namespace gapp
+
+namespace gapp::units {
+
+template <class U>
+inline constexpr bool is_unit_v = gapp::detail::has_unit_traits<U>::value;
+
+/// Name of a unit family, as the command-line tool spells it (unit_traits<U>::name).
 template <class U>
 constexpr const char* name_of() {
-  if constexpr (std::is_same_v<U, element>) return "element";
-  else if constexpr (std::is_same_v<U, simd>) return "simd";
-  else if constexpr (std::is_same_v<U, tile>) return "tile";
-  else if constexpr (std::is_same_v<U, multi>) return "multi";
-  else if constexpr (std::is_same_v<U, filter>) return "filter";
-  else if constexpr (std::is_same_v<U, channel>) return "channel";
-  else if constexpr (std::is_same_v<U, nm>) return "nm";
-  else return "block";
+  return unit_traits<U>::name;
 }
 
 } // namespace gapp::units
