@@ -33,6 +33,19 @@ public:
   using invalid_argument::invalid_argument;
 };
 
+/// Packed weights (a gapp::packed<> or one of its format structs, hand-built or read back)
+/// whose fields contradict each other: an index out of range, a pointer array that is not
+/// monotone or does not end at its list's length, a value array of the wrong size, a
+/// non-finite value. `field()` names the offending member.
+class format_error : public invalid_argument {
+public:
+  format_error(std::string field, const std::string& what) : invalid_argument(what), field_(std::move(field)) {}
+  const std::string& field() const noexcept { return field_; }
+
+private:
+  std::string field_;
+};
+
 /// A malformed, truncated, unsupported or unreadable file; or a file that cannot be
 /// written. Nothing is left half-written when this is thrown from a writer.
 class file_error : public error {

@@ -3,3 +3,4 @@
 
 #include "pack/formats.hpp"
 #include "pack/pack.hpp"
+#include "pack/validate.hpp"
