@@ -2,4 +2,6 @@
 // Needs no OpenCL header.
 #pragma once
 
+#include "kernels/conv.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/gemm_plan.hpp"

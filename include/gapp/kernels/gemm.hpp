@@ -9,24 +9,16 @@
 #include "../error.hpp"
 #include "../policy/policy.hpp"
 #include "cl/common.cl.hpp"
+#include "../prune/units.hpp"
+#include "cl/csr_gemm.cl.hpp"
 #include "cl/direct_gemm.cl.hpp"
+#include "cl/fill_rows.cl.hpp"
 #include "cl/local_gemm.cl.hpp"
 
 namespace gapp::kernels {
 
-/// How a GEMM kernel walks W.
-enum class walk {
-  dense = 0, ///< every TM×TK tile; W row-major, padded to whole tiles
-  tile = 1,  ///< the kept tiles of each tile row (block_list)
-  simd = 2,  ///< the kept SIMD units of each row-block (unit_list)
-  multi = 3, ///< kept tiles, and kept SIMD units inside them (multi_list)
-  nm = 4     ///< N slots per group of M along K (nm_matrix)
-};
-
-inline const char* to_string(walk w) {
-  static const char* const names[] = {"dense", "tile", "simd", "multi", "nm"};
-  return names[static_cast<int>(w)];
-}
+/// How a GEMM kernel walks W (defined with the units, whose traits name their walk).
+using walk = gapp::walk;
 
 /// Fused into the store: Y = act(W·X + bias[row]).
 struct epilogue {
@@ -43,15 +35,96 @@ struct gemm_config {
   kernels::epilogue epi;
 };
 
-/// Global and local NDRange sizes (x along N, y along M).
+/// Global and local NDRange sizes (x along N, y along M). A local size of 0 leaves the
+/// work-group size to the runtime.
 struct launch_geometry {
   std::size_t global[2] = {0, 0};
   std::size_t local[2] = {0, 0};
 };
 
+/// The OpenCL C type of a kernel argument.
+enum class arg_type {
+  int_value,  ///< const int
+  floats_in,  ///< __global const float* restrict
+  floats_out, ///< __global float* restrict
+  ints_in,    ///< __global const int* restrict
+  uchars_in   ///< __global const uchar* restrict
+};
+
+/// One kernel argument: its name in the kernel, its type, what it holds.
+struct kernel_arg {
+  const char* name;
+  arg_type type;
+  const char* doc;
+};
+
+/// A kernel's parameter list in OpenCL C, from its argument table. The kernels' source
+/// never spells its parameters: the preamble defines them from the same table the host
+/// sets them from.
+inline std::string parameter_list(const std::vector<kernel_arg>& args) {
+  std::string s;
+  for (const kernel_arg& a : args) {
+    if (!s.empty()) s += ", ";
+    switch (a.type) {
+    case arg_type::int_value: s += "const int "; break;
+    case arg_type::floats_in: s += "__global const float* restrict "; break;
+    case arg_type::floats_out: s += "__global float* restrict "; break;
+    case arg_type::ints_in: s += "__global const int* restrict "; break;
+    case arg_type::uchars_in: s += "__global const uchar* restrict "; break;
+    }
+    s += a.name;
+  }
+  return s;
+}
+
+/// gapp_gemm's arguments, the same for every walk of both families.
+inline const std::vector<kernel_arg>& gemm_kernel_args() {
+  static const std::vector<kernel_arg> a{
+      {"M", arg_type::int_value, "rows computed"},
+      {"N", arg_type::int_value, "columns of X and Y"},
+      {"K", arg_type::int_value, "rows of X read (columns of the computed W)"},
+      {"X", arg_type::floats_in, "K x N input, row-major"},
+      {"Y", arg_type::floats_out, "output, row-major, N columns"},
+      {"Wv", arg_type::floats_in, "weight values in the walk's layout"},
+      {"I0", arg_type::ints_in, "row-block or tile-row pointers"},
+      {"I1", arg_type::ints_in, "kept tiles' tile columns"},
+      {"I2", arg_type::ints_in, "segment pointers of units inside kept tiles"},
+      {"I3", arg_type::ints_in, "kept units' first k"},
+      {"IB", arg_type::uchars_in, "N:M offsets inside their group"},
+      {"rowmap", arg_type::ints_in, "Y row of each computed row"},
+      {"kmap", arg_type::ints_in, "X row of each computed k"},
+      {"bias", arg_type::floats_in, "one per output row"},
+      {"count", arg_type::int_value, "fixed trip count of balanced lists"}};
+  return a;
+}
+
+/// gapp_csr's arguments (the element-wise kernel).
+inline const std::vector<kernel_arg>& csr_kernel_args() {
+  static const std::vector<kernel_arg> a{{"M", arg_type::int_value, "rows"},
+                                         {"N", arg_type::int_value, "columns of X and Y"},
+                                         {"K", arg_type::int_value, "rows of X"},
+                                         {"X", arg_type::floats_in, "K x N input"},
+                                         {"Y", arg_type::floats_out, "M x N output"},
+                                         {"row_ptr", arg_type::ints_in, "CSR row pointers"},
+                                         {"col_idx", arg_type::ints_in, "CSR column indices"},
+                                         {"values", arg_type::floats_in, "CSR values"},
+                                         {"bias", arg_type::floats_in, "one per output row"}};
+  return a;
+}
+
+/// gapp_fill_rows's arguments.
+inline const std::vector<kernel_arg>& fill_kernel_args() {
+  static const std::vector<kernel_arg> a{{"count", arg_type::int_value, "rows to fill"},
+                                         {"N", arg_type::int_value, "columns of Y"},
+                                         {"rows", arg_type::ints_in, "the Y rows to fill"},
+                                         {"Y", arg_type::floats_out, "output, row-major"},
+                                         {"bias", arg_type::floats_in, "one per output row"}};
+  return a;
+}
+
 /// A complete program: `source` (a #define preamble generated from the policy and the
 /// config, followed by the kernel bodies), the entry point `name`, the build `options`
-/// and the kernel's arguments in order.
+/// and the kernel's arguments in order (`args`: "type name (what)", from the table).
 struct kernel_source {
   std::string name;
   std::string source;
@@ -81,7 +154,12 @@ template <class P>
 std::string preamble(const gemm_config& c, bool direct) {
   std::string s = "/* gapp generated: policy tiling TMxTNxTK " + std::to_string(P::tm) + "x" + std::to_string(P::tn) + "x" +
                   std::to_string(P::tk) + ", RMxRN " + std::to_string(P::rm) + "x" + std::to_string(P::rn) + ", " +
-                  (direct ? "direct" : "local") + " */\n";
+                  (direct ? "direct" : "local") + ", walk " + to_string(c.mode) + " */\n";
+  for (int w = 0; w <= static_cast<int>(walk::csr); ++w) {
+    std::string name = "GAPP_WALK_";
+    for (const char* p = to_string(static_cast<walk>(w)); *p; ++p) name += static_cast<char>(*p - 'a' + 'A');
+    define(s, name.c_str(), w);
+  }
   define(s, "GAPP_TM", P::tm);
   define(s, "GAPP_TN", P::tn);
   define(s, "GAPP_TK", P::tk);
@@ -101,29 +179,27 @@ std::string preamble(const gemm_config& c, bool direct) {
   return s;
 }
 
-/// A program: the preamble of P and `c`, the shared OpenCL C, then `body`.
+inline std::vector<std::string> describe(const std::vector<kernel_arg>& args) {
+  std::vector<std::string> out;
+  for (const kernel_arg& a : args) out.push_back(parameter_list({a}) + " (" + a.doc + ")");
+  return out;
+}
+
+/// A program: the preamble of P and `c`, its parameter list as `params_macro`, the shared
+/// OpenCL C, then `body`.
 template <class P>
 kernel_source program(const char* name, const gemm_config& c, bool direct, const char* body,
-                      std::vector<std::string> args, const char* options) {
+                      const std::vector<kernel_arg>& args, const char* params_macro, const char* options) {
   kernel_source k;
   k.name = name;
-  k.source = preamble<P>(c, direct) + cl_source::common + body;
+  k.source = preamble<P>(c, direct) + "#define " + params_macro + " " + parameter_list(args) + "\n" +
+             cl_source::common + body;
   k.options = options;
-  k.args = std::move(args);
+  k.args = describe(args);
   return k;
 }
 
 } // namespace detail
-
-inline const std::vector<std::string>& gemm_args() {
-  static const std::vector<std::string> a{
-      "int M (rows computed)", "int N", "int K", "global const float* X (K x N)", "global float* Y (M x N)",
-      "global const float* W values", "global const int* I0 (row/tile pointers)",
-      "global const int* I1 (block/tile columns)", "global const int* I2 (segment pointers)",
-      "global const int* I3 (unit k indices)", "global const uchar* IB (N:M offsets)",
-      "global const int* rowmap", "global const int* kmap", "global const float* bias", "int count (fixed trip count)"};
-  return a;
-}
 
 /// The GEMM kernel of policy P for `c`. Throws gapp::policy_error for a combination the
 /// family cannot run (N:M groups that straddle a staged K slice).
@@ -131,6 +207,7 @@ template <class P>
 kernel_source gemm_source(const gemm_config& c) {
   static_assert(is_policy_v<P>, "gapp::kernels::gemm_source needs a gapp::policy");
   constexpr bool direct = P::mode == staging::direct;
+  if (c.mode == walk::csr) throw invalid_argument("gemm_source: the element-wise walk has its own kernel (csr_source)");
   if (c.mode == walk::nm) {
     if (c.nm_n <= 0 || c.nm_m < c.nm_n || c.nm_m > 255)
       throw invalid_argument("N:M kernel needs 0 < N <= M <= 255");
@@ -139,7 +216,7 @@ kernel_source gemm_source(const gemm_config& c) {
                          std::to_string(P::tk));
   }
   return detail::program<P>("gapp_gemm", c, direct, direct ? cl_source::direct_gemm : cl_source::local_gemm,
-                            gemm_args(), "-cl-mad-enable");
+                            gemm_kernel_args(), "GAPP_GEMM_PARAMS", "-cl-mad-enable");
 }
 
 /// Launch geometry of a GEMM kernel computing `rows` output rows over N columns.
@@ -159,10 +236,8 @@ template <class P>
 kernel_source csr_source(epilogue e) {
   gemm_config c;
   c.epi = e;
-  return detail::program<P>("gapp_csr", c, true, cl_source::csr_gemm,
-                            {"int M", "int N", "int K", "global const float* X", "global float* Y",
-                             "global const int* row_ptr", "global const int* col_idx", "global const float* values",
-                             "global const float* bias"},
+  c.mode = walk::csr;
+  return detail::program<P>("gapp_csr", c, true, cl_source::csr_gemm, csr_kernel_args(), "GAPP_CSR_PARAMS",
                             "-cl-mad-enable");
 }
 
@@ -182,8 +257,7 @@ template <class P>
 kernel_source fill_rows_source(epilogue e) {
   gemm_config c;
   c.epi = e;
-  return detail::program<P>("gapp_fill_rows", c, true, cl_source::fill_rows,
-                            {"int count", "int N", "global const int* rows", "global float* Y", "global const float* bias"},
+  return detail::program<P>("gapp_fill_rows", c, true, cl_source::fill_rows, fill_kernel_args(), "GAPP_FILL_PARAMS",
                             "");
 }
 

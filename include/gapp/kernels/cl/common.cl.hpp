@@ -5,6 +5,56 @@
 namespace gapp::kernels::cl_source {
 
 inline constexpr const char* common = R"GAPPCL(
+/* Defaults for every GAPP_* parameter (the generated preamble defines them all), so that
+   the text also compiles on its own. */
+#ifndef GAPP_WALK_DENSE
+#define GAPP_WALK_DENSE 0
+#endif
+#ifndef GAPP_WALK_TILE
+#define GAPP_WALK_TILE 1
+#endif
+#ifndef GAPP_WALK_SIMD
+#define GAPP_WALK_SIMD 2
+#endif
+#ifndef GAPP_WALK_MULTI
+#define GAPP_WALK_MULTI 3
+#endif
+#ifndef GAPP_WALK_NM
+#define GAPP_WALK_NM 4
+#endif
+#ifndef GAPP_WALK_CSR
+#define GAPP_WALK_CSR 5
+#endif
+#ifndef GAPP_MODE
+#define GAPP_MODE GAPP_WALK_DENSE
+#endif
+#ifndef GAPP_TM
+#define GAPP_TM 64
+#endif
+#ifndef GAPP_TN
+#define GAPP_TN 64
+#endif
+#ifndef GAPP_TK
+#define GAPP_TK 16
+#endif
+#ifndef GAPP_RM
+#define GAPP_RM 4
+#endif
+#ifndef GAPP_RN
+#define GAPP_RN 4
+#endif
+#ifndef GAPP_KV
+#define GAPP_KV 1
+#endif
+#ifndef GAPP_UR
+#define GAPP_UR GAPP_RM
+#endif
+#ifndef GAPP_NM_N
+#define GAPP_NM_N 0
+#endif
+#ifndef GAPP_NM_M
+#define GAPP_NM_M 0
+#endif
 #ifndef GAPP_VW
 #define GAPP_VW 1
 #endif
@@ -96,15 +146,6 @@ inline void gapp_store_from(const floatV v, __global float* p, const int first) 
 #define GAPP_ACT1(v) (v)
 #endif
 
-/* The parameters of gapp_gemm, the same for both families (see kernels::gemm_args()). */
-#define GAPP_GEMM_PARAMS                                                                    \
-  const int M, const int N, const int K, __global const float* restrict X,                  \
-      __global float* restrict Y, __global const float* restrict Wv,                        \
-      __global const int* restrict I0, __global const int* restrict I1,                     \
-      __global const int* restrict I2, __global const int* restrict I3,                     \
-      __global const uchar* restrict IB, __global const int* restrict rowmap,               \
-      __global const int* restrict kmap, __global const float* restrict bias, const int count
-
 /* X row of GEMM index k: through the channel map (compacted K), else clamped to K-1 so
    that zero-padded weights past K read a valid row (and add 0). */
 #if GAPP_KMAP
@@ -112,17 +153,6 @@ inline void gapp_store_from(const floatV v, __global float* p, const int first) 
 #else
 #define GAPP_XROW(k) min((k), K - 1)
 #endif
-)GAPPCL";
-
-/// Writes act(bias[row]) (or act(0)) into whole rows of Y: the output of pruned filters.
-inline constexpr const char* fill_rows = R"GAPPCL(
-__kernel void gapp_fill_rows(const int count, const int N, __global const int* restrict rows,
-                             __global float* restrict Y, __global const float* restrict bias) {
-  const int n = get_global_id(0), i = get_global_id(1);
-  if (i >= count || n >= N) return;
-  const int row = rows[i];
-  Y[(size_t)row * N + n] = GAPP_ACT1(GAPP_BIAS_OF(row));
-}
 )GAPPCL";
 
 } // namespace gapp::kernels::cl_source

@@ -56,7 +56,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
    each chunk's X rows while they are in cache: on CPU devices, where they run one after
    another on a core, each work-item's pass over a long K otherwise evicts the X rows (and
    their TLB entries) before the next one reads them. */
-#if GAPP_MODE == 0 /* dense: W in k-major panels of RM rows, padded to Mp x Kp */
+#if GAPP_MODE == GAPP_WALK_DENSE /* dense: W in k-major panels of RM rows, padded to Mp x Kp */
 #define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
   for (int k0 = (c0); k0 < (c1); k0 += GAPP_TK) {                                          \
     GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
@@ -66,7 +66,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
     }                                                                                      \
   }
 #define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, 0, Kp)
-#elif GAPP_MODE == 1 /* tile: kept TM x TK blocks of this tile row */
+#elif GAPP_MODE == GAPP_WALK_TILE /* tile: kept TM x TK blocks of this tile row */
 #define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
   for (int b = (c0); b < (c1); ++b) {                                                      \
     const int k0 = I1[b] * GAPP_TK;                                                        \
@@ -80,7 +80,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
     }                                                                                      \
   }
 #define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, b0, b1)
-#elif GAPP_MODE == 2 || GAPP_MODE == 3 /* simd / multi: kept UR x KV units, k-major values */
+#elif GAPP_MODE == GAPP_WALK_SIMD || GAPP_MODE == GAPP_WALK_MULTI /* simd / multi: kept UR x KV units, k-major values */
 #define GAPP_UNITS(U0, U1, FULL)                                                           \
   for (int u = (U0); u < min((U0) + GAPP_PD, (U1)); ++u) { /* prologue: the first PD units */ \
     const int kp_ = I3[u];                                                                 \
@@ -106,7 +106,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
       GAPP_RANK1(wu[kk * GAPP_UR + i]);                                                    \
     }                                                                                      \
   }
-#if GAPP_MODE == 2
+#if GAPP_MODE == GAPP_WALK_SIMD
 #define GAPP_WALK(FULL) GAPP_UNITS(u0, u1, FULL)
 #else
 /* Multi-level: the units of this row-block inside each kept tile. A kept tile holds only a
@@ -125,7 +125,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
     for (int u = I2[s]; u < I2[s + 1]; ++u) GAPP_UNIT(u, FULL)                             \
   }
 #endif
-#elif GAPP_MODE == 4 /* N:M: per row, NM_N (value, offset) slots in each group of NM_M */
+#elif GAPP_MODE == GAPP_WALK_NM /* N:M: per row, NM_N (value, offset) slots in each group of NM_M */
 #define GAPP_WALK(FULL)                                                                    \
   for (int g = 0; g < G; ++g) {                                                            \
     _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                  \
@@ -156,20 +156,20 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
 
-#if GAPP_MODE == 0
+#if GAPP_MODE == GAPP_WALK_DENSE
   const int Kp = ((K + GAPP_TK - 1) / GAPP_TK) * GAPP_TK;
   __global const float* wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
-#elif GAPP_MODE == 1 || GAPP_MODE == 3
+#elif GAPP_MODE == GAPP_WALK_TILE || GAPP_MODE == GAPP_WALK_MULTI
 #if GAPP_FIXED
   const int b0 = tr * count, b1 = b0 + count;
 #else
   const int b0 = I0[tr], b1 = I0[tr + 1];
 #endif
 #endif
-#if GAPP_MODE == 2 || GAPP_MODE == 3
+#if GAPP_MODE == GAPP_WALK_SIMD || GAPP_MODE == GAPP_WALK_MULTI
   const int rblk = mt / GAPP_UR, roff = m0 % GAPP_UR;
 #endif
-#if GAPP_MODE == 2
+#if GAPP_MODE == GAPP_WALK_SIMD
   const int rb = m0 / GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
   int u0 = 0, u1 = 0;
   if (rb < nrb) {
@@ -180,7 +180,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 #endif
   }
 #endif
-#if GAPP_MODE == 4
+#if GAPP_MODE == GAPP_WALK_NM
   const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
 #endif
 
@@ -188,8 +188,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
 /* The walk compiled for each edge case of this work-item's columns. */
 #define GAPP_BY_EDGE(WALK) { if (aligned) { WALK(2) } else if (full) { WALK(1) } else { WALK(0) } }
-#if defined(GAPP_KCHUNK) && (GAPP_MODE == 0 || GAPP_MODE == 1)
-#if GAPP_MODE == 0
+#if defined(GAPP_KCHUNK) && (GAPP_MODE == GAPP_WALK_DENSE || GAPP_MODE == GAPP_WALK_TILE)
+#if GAPP_MODE == GAPP_WALK_DENSE
   const int c_begin = 0, c_end = Kp, c_step = GAPP_KCHUNK;
 #else
   const int c_begin = b0, c_end = b1, c_step = GAPP_KCHUNK / GAPP_TK;

@@ -40,7 +40,7 @@ inline constexpr const char* local_gemm = R"GAPPCL(
 __kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
 void gapp_gemm(GAPP_GEMM_PARAMS) {
   __local float Xl[GAPP_TK][GAPP_TN];
-#if GAPP_MODE == 0 || GAPP_MODE == 1
+#if GAPP_MODE == GAPP_WALK_DENSE || GAPP_MODE == GAPP_WALK_TILE
   __local float Wl[GAPP_TK][GAPP_TM];
 #endif
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * GAPP_WX + tx;
@@ -52,7 +52,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     _Pragma("unroll") for (int j = 0; j < GAPP_RN; ++j) acc[i][j] = 0.0f;
   const int nkt = (K + GAPP_TK - 1) / GAPP_TK;
 
-#if GAPP_MODE == 0 /* dense, W padded to Mp x Kp */
+#if GAPP_MODE == GAPP_WALK_DENSE /* dense, W padded to Mp x Kp */
   const int Kp = nkt * GAPP_TK;
   for (int kt = 0; kt < nkt; ++kt) {
     const int k0 = kt * GAPP_TK;
@@ -65,7 +65,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     for (int kk = 0; kk < GAPP_TK; ++kk) GAPP_RANK1(kk, Wl[kk][mt + i])
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-#elif GAPP_MODE == 1 /* tile: only the kept blocks of this tile row */
+#elif GAPP_MODE == GAPP_WALK_TILE /* tile: only the kept blocks of this tile row */
 #if GAPP_FIXED
   const int b0 = tr * count, b1 = b0 + count;
 #else
@@ -82,7 +82,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     for (int kk = 0; kk < GAPP_TK; ++kk) GAPP_RANK1(kk, Wl[kk][mt + i])
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-#elif GAPP_MODE == 2 /* simd: stage every X slice; each row-block walks its kept units in it */
+#elif GAPP_MODE == GAPP_WALK_SIMD /* simd: stage every X slice; each row-block walks its kept units in it */
   const int rb = m0 / GAPP_UR, roff = m0 % GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
   int p = 0, p1 = 0;
   if (rb < nrb) {
@@ -99,7 +99,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     for (; p < p1 && I3[p] < k0 + GAPP_TK; ++p) GAPP_UNIT(p)
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-#elif GAPP_MODE == 3 /* multi: kept tiles only; inside each, this row-block's kept units */
+#elif GAPP_MODE == GAPP_WALK_MULTI /* multi: kept tiles only; inside each, this row-block's kept units */
 #if GAPP_FIXED
   const int b0 = tr * count, b1 = b0 + count;
 #else
@@ -114,7 +114,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     for (int u = I2[s]; u < I2[s + 1]; ++u) GAPP_UNIT(u)
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-#elif GAPP_MODE == 4 /* N:M: groups of NM_M never straddle a TK slice (NM_M divides TK) */
+#elif GAPP_MODE == GAPP_WALK_NM /* N:M: groups of NM_M never straddle a TK slice (NM_M divides TK) */
   const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
   for (int kt = 0; kt < nkt; ++kt) {
     const int k0 = kt * GAPP_TK;
@@ -147,41 +147,6 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
         if (n < N) Y[(size_t)row * N + n] = GAPP_ACT1(acc[i][j] + b);
       }
     }
-  }
-}
-)GAPPCL";
-
-/// Element-wise baseline: one output row per work-item, RN columns as NV vectors, walking
-/// the row's CSR entries. Work-group WX × WY as the policy's, so it runs on every device
-/// the policy does.
-inline constexpr const char* csr_gemm = R"GAPPCL(
-#define GAPP_NV (GAPP_RN / GAPP_VW)
-__kernel __attribute__((reqd_work_group_size(GAPP_TN / GAPP_RN, GAPP_TM / GAPP_RM, 1)))
-void gapp_csr(const int M, const int N, const int K,
-              __global const float* restrict X, __global float* restrict Y,
-              __global const int* restrict row_ptr, __global const int* restrict col_idx,
-              __global const float* restrict values, __global const float* restrict bias) {
-  const int m = get_global_id(1);
-  const int n0 = get_global_id(0) * GAPP_RN;
-  if (m >= M || n0 >= N) return;
-  const int full = n0 + GAPP_RN <= N;
-  floatV acc[GAPP_NV];
-  for (int j = 0; j < GAPP_NV; ++j) acc[j] = (floatV)(0.0f);
-  const int p1 = row_ptr[m + 1];
-  for (int p = row_ptr[m]; p < p1; ++p) {
-    const floatV a = (floatV)(values[p]);
-    __global const float* xr = X + (size_t)col_idx[p] * N + n0;
-    if (full)
-      for (int j = 0; j < GAPP_NV; ++j) acc[j] = fma(a, GAPP_VLOAD(xr + j * GAPP_VW), acc[j]);
-    else
-      for (int j = 0; j < GAPP_NV; ++j) acc[j] = fma(a, gapp_load_part(xr + j * GAPP_VW, N - n0 - j * GAPP_VW), acc[j]);
-  }
-  const floatV b = (floatV)(GAPP_BIAS_OF(m));
-  __global float* yr = Y + (size_t)m * N + n0;
-  for (int j = 0; j < GAPP_NV; ++j) {
-    const floatV v = GAPP_ACT(acc[j] + b);
-    if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
-    else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
   }
 }
 )GAPPCL";

@@ -1,0 +1,362 @@
+// gapp/kernels/gemm_plan.hpp — where a packed format meets its kernel.
+//
+// A plan turns weights packed for a policy and unit (or dense weights) into everything a
+// runtime needs to run Y = act(W·X + bias): the kernel source, the launch geometry for
+// any N, and the kernel's arguments in order, each either a constant, the launch's N, the
+// user's X or Y, or a host array already in the layout the kernel reads. Host-only: no
+// OpenCL header. gapp's runtime (gapp/opencl/gemm_op.hpp) uploads the arrays and sets the
+// arguments in one loop; an engine with its own OpenCL runtime does the same with its own.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "../error.hpp"
+#include "../pack/pack.hpp"
+#include "../pack/validate.hpp"
+#include "../prune/matrix.hpp"
+#include "gemm.hpp"
+
+namespace gapp::kernels {
+
+struct plan_options {
+  epilogue epi;                 ///< bias add and ReLU fused into the store
+  std::vector<float> bias;      ///< one per output row, required when epi.bias
+  bool fixed_trip_count = true; ///< use the balanced kernels when every bank keeps the same count
+};
+
+/// Where a kernel argument's value comes from when the kernel is launched.
+enum class arg_source {
+  constant, ///< `value` (an int)
+  launch_n, ///< the launch's N
+  input_x,  ///< the user's X buffer (K×N)
+  output_y, ///< the user's Y buffer (M×N)
+  array     ///< `bytes`, uploaded once; `bound == false`: never read (pass a null buffer)
+};
+
+/// One argument of a planned kernel.
+struct plan_arg {
+  kernel_arg arg{};
+  arg_source source = arg_source::constant;
+  int value = 0;
+  bool bound = false;
+  std::vector<unsigned char> bytes;
+
+  /// The array's contents as T (its element type: float, std::int32_t or std::uint8_t).
+  template <class T>
+  std::vector<T> as() const {
+    std::vector<T> out(bytes.size() / sizeof(T));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+  }
+};
+
+/// How a kernel's NDRange follows from N and its row count.
+struct grid_rule {
+  std::size_t rows = 0;           ///< rows covered along y
+  std::size_t n_per_item = 1;     ///< columns of Y one work-item computes
+  std::size_t m_per_item = 1;     ///< rows of Y one work-item computes
+  std::size_t group[2] = {1, 1};  ///< work-group size (x along N, y along M)
+  bool fixed_group = true;        ///< false: the runtime picks the work-group size
+};
+
+/// One kernel launch: source, arguments in the kernel's order, geometry.
+struct launch_plan {
+  kernel_source source;
+  gemm_config config; ///< what the source's preamble was generated from
+  std::vector<plan_arg> args;
+  grid_rule grid;
+
+  launch_geometry geometry(std::size_t n) const {
+    auto up = [](std::size_t v, std::size_t m) { return (v + m - 1) / m * m; };
+    launch_geometry g;
+    g.global[0] = up((n + grid.n_per_item - 1) / grid.n_per_item, grid.group[0]);
+    g.global[1] = up((grid.rows + grid.m_per_item - 1) / grid.m_per_item, grid.group[1]);
+    if (grid.fixed_group) g.local[0] = grid.group[0], g.local[1] = grid.group[1];
+    return g;
+  }
+
+  /// The argument named `name`; throws gapp::invalid_argument if the kernel has none.
+  const plan_arg& arg(std::string_view name) const {
+    for (const plan_arg& a : args)
+      if (name == a.arg.name) return a;
+    throw invalid_argument("kernel " + source.name + " has no argument '" + std::string(name) + "'");
+  }
+};
+
+/// A whole GEMM: the kernel that computes the kept rows and, where pruning removed whole
+/// rows, the kernel that writes act(bias) into them.
+struct gemm_plan {
+  std::string variant;            ///< dense, tile, tile-balanced, simd, simd-balanced, multi, multi-balanced, nm, filter, channel, csr
+  std::size_t rows = 0, cols = 0; ///< W as the user sees it: X is cols×N, Y is rows×N
+  std::optional<launch_plan> gemm; ///< absent when no row is computed
+  std::optional<launch_plan> fill; ///< absent when no row is filled
+
+  /// Bytes of the arrays the runtime uploads (weights, indices, maps, bias).
+  std::size_t operand_bytes() const {
+    std::size_t b = 0;
+    for (const auto* l : {&gemm, &fill})
+      if (*l)
+        for (const plan_arg& a : (*l)->args) b += a.bytes.size();
+    return b;
+  }
+};
+
+namespace detail {
+
+inline std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m; }
+
+/// Fills a kernel's argument table by name.
+class arg_builder {
+public:
+  explicit arg_builder(const std::vector<kernel_arg>& table) {
+    for (const kernel_arg& a : table) {
+      plan_arg p;
+      p.arg = a;
+      const std::string_view n = a.name;
+      if (n == "N") p.source = arg_source::launch_n;
+      else if (n == "X") p.source = arg_source::input_x;
+      else if (n == "Y") p.source = arg_source::output_y;
+      else p.source = a.type == arg_type::int_value ? arg_source::constant : arg_source::array;
+      args_.push_back(std::move(p));
+    }
+  }
+
+  arg_builder& value(std::string_view name, std::size_t v) {
+    find(name).value = static_cast<int>(v);
+    return *this;
+  }
+
+  template <class T>
+  arg_builder& array(std::string_view name, const std::vector<T>& v) {
+    plan_arg& a = find(name);
+    a.bound = true;
+    a.bytes.resize(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+    return *this;
+  }
+
+  std::vector<plan_arg> take() { return std::move(args_); }
+
+private:
+  plan_arg& find(std::string_view name) {
+    for (plan_arg& a : args_)
+      if (name == a.arg.name) return a;
+    throw invalid_argument("gemm plan: no kernel argument '" + std::string(name) + "'"); // a gapp bug
+  }
+  std::vector<plan_arg> args_;
+};
+
+/// Dense W for policy P's family: padded to whole TM×TK tiles; row-major for `local`,
+/// k-major panels of RM rows for `direct` (the RM weights of one k contiguous).
+template <class P>
+std::vector<float> dense_layout(const float* w, std::size_t rows, std::size_t cols, std::size_t ld) {
+  const std::size_t Mp = round_up(std::max<std::size_t>(rows, 1), P::tm), Kp = round_up(std::max<std::size_t>(cols, 1), P::tk);
+  const std::size_t rm = static_cast<std::size_t>(P::rm);
+  std::vector<float> out(Mp * Kp, 0.0f);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      out[P::mode == staging::direct ? ((r / rm) * Kp + c) * rm + r % rm : r * Kp + c] = w[r * ld + c];
+  return out;
+}
+
+/// The count every bank keeps, if all keep the same (and fixed trip counts are allowed).
+inline std::optional<int> fixed_count(const std::vector<std::int32_t>& ptr, bool allowed) {
+  if (!allowed || ptr.size() < 2) return std::nullopt;
+  const std::int32_t c = ptr[1] - ptr[0];
+  for (std::size_t i = 1; i + 1 < ptr.size(); ++i)
+    if (ptr[i + 1] - ptr[i] != c) return std::nullopt;
+  return c;
+}
+
+/// Plans under construction: shape checks, the epilogue, and the two launches.
+template <class P>
+class plan_builder {
+public:
+  plan_builder(std::size_t rows, std::size_t cols, const plan_options& opt) : opt_(opt) {
+    if (rows == 0 || cols == 0) throw invalid_argument("gemm plan: empty weight matrix");
+    if (rows > 0x7fffffff / cols) throw shape_error("gemm plan: the weight matrix exceeds 32-bit indexing");
+    if (opt.epi.bias) {
+      if (opt.bias.size() != rows)
+        throw shape_error("gemm plan: " + std::to_string(opt.bias.size()) + " bias values for " + std::to_string(rows) +
+                          " output rows");
+      gapp::detail::check_finite_matrix(matrix_view(opt.bias.data(), 1, rows), "bias");
+    } else if (!opt.bias.empty()) {
+      throw invalid_argument("gemm plan: bias values given but epilogue.bias is off");
+    }
+    plan_.rows = rows, plan_.cols = cols;
+    cfg_.epi = opt.epi;
+  }
+
+  gemm_config& config() { return cfg_; }
+  bool fixed_allowed() const { return opt_.fixed_trip_count; }
+
+  /// The GEMM over `m` computed rows and `k` computed columns; `set` fills its arrays.
+  template <class F>
+  void gemm(std::size_t m, std::size_t k, F&& set) {
+    arg_builder b(gemm_kernel_args());
+    b.value("M", m).value("K", k);
+    bias(b);
+    set(b);
+    launch_plan l;
+    l.source = gemm_source<P>(cfg_);
+    l.config = cfg_;
+    l.args = b.take();
+    l.grid.rows = m;
+    l.grid.n_per_item = static_cast<std::size_t>(P::rn), l.grid.m_per_item = static_cast<std::size_t>(P::rm);
+    l.grid.group[0] = static_cast<std::size_t>(P::work_group_x), l.grid.group[1] = static_cast<std::size_t>(P::work_group_y);
+    plan_.gemm = std::move(l);
+  }
+
+  template <class F>
+  void csr(F&& set) {
+    arg_builder b(csr_kernel_args());
+    b.value("M", plan_.rows).value("K", plan_.cols);
+    bias(b);
+    set(b);
+    launch_plan l;
+    l.source = csr_source<P>(cfg_.epi);
+    l.config = cfg_;
+    l.config.mode = walk::csr;
+    l.args = b.take();
+    l.grid.rows = plan_.rows;
+    l.grid.n_per_item = static_cast<std::size_t>(P::rn);
+    l.grid.group[0] = static_cast<std::size_t>(P::work_group_x), l.grid.group[1] = static_cast<std::size_t>(P::work_group_y);
+    plan_.gemm = std::move(l);
+  }
+
+  /// act(bias) into `rows` of Y.
+  void fill(const std::vector<std::int32_t>& rows) {
+    if (rows.empty()) return;
+    arg_builder b(fill_kernel_args());
+    b.value("count", rows.size()).array("rows", rows);
+    bias(b);
+    launch_plan l;
+    l.source = fill_rows_source<P>(cfg_.epi);
+    l.config.epi = cfg_.epi;
+    l.args = b.take();
+    l.grid.rows = rows.size();
+    l.grid.group[0] = 16, l.grid.group[1] = 1;
+    l.grid.fixed_group = false;
+    plan_.fill = std::move(l);
+  }
+
+  gemm_plan finish(const char* variant) {
+    plan_.variant = variant;
+    return std::move(plan_);
+  }
+
+private:
+  void bias(arg_builder& b) const {
+    if (opt_.epi.bias) b.array("bias", opt_.bias);
+  }
+  const plan_options& opt_;
+  gemm_config cfg_;
+  gemm_plan plan_;
+};
+
+} // namespace detail
+
+/// The plan of a dense W (row-major rows×cols): the baseline of policy P's tiling.
+/// Throws gapp::value_error for NaN/Inf weights or bias, gapp::shape_error for a bias of
+/// the wrong length.
+template <class P>
+gemm_plan plan_gemm(matrix_view w, const plan_options& opt = {}) {
+  static_assert(is_policy_v<P>, "gapp::kernels::plan_gemm needs a gapp::policy or preset");
+  detail::plan_builder<P> b(w.rows, w.cols, opt);
+  gapp::detail::check_finite_matrix(w, "weights");
+  b.config().mode = walk::dense;
+  b.gemm(w.rows, w.cols, [&](detail::arg_builder& a) {
+    a.array("Wv", detail::dense_layout<P>(w.data, w.rows, w.cols, w.cols));
+  });
+  return b.finish("dense");
+}
+
+/// The plan of W packed for policy P and unit U (see gapp::pack). The packed structure is
+/// validated first (gapp::format_error naming the field), so a hand-built or deserialised
+/// one can never make a kernel read out of bounds.
+template <class P, class U>
+gemm_plan plan_gemm(const packed<P, U>& w, const plan_options& opt = {}) {
+  static_assert(is_policy_v<P>, "gapp::kernels::plan_gemm needs a gapp::policy or preset");
+  if constexpr (std::is_same_v<U, units::block>) {
+    if (w.block_rows != P::tm || w.block_cols != P::tk)
+      throw shape_error("gemm plan: block units run on the tile kernel, which needs TM x TK = " + std::to_string(P::tm) +
+                        "x" + std::to_string(P::tk) + " blocks, got " + std::to_string(w.block_rows) + "x" +
+                        std::to_string(w.block_cols));
+  }
+  validate_for<P, U>(w);
+  detail::plan_builder<P> b(w.rows, w.cols, opt);
+  gemm_config& c = b.config();
+  constexpr walk mode = unit_traits<U>::kernel_walk;
+  c.mode = mode;
+
+  if constexpr (mode == walk::tile || mode == walk::simd || mode == walk::multi) {
+    const std::vector<std::int32_t>& ptr = [&]() -> const std::vector<std::int32_t>& {
+      if constexpr (mode == walk::multi) return w.tile_ptr;
+      else return w.row_ptr;
+    }();
+    const std::optional<int> fixed = detail::fixed_count(ptr, b.fixed_allowed());
+    c.fixed = fixed.has_value();
+    b.gemm(w.rows, w.cols, [&](detail::arg_builder& a) {
+      a.array("Wv", w.values).array("I0", ptr).value("count", fixed.value_or(0));
+      if constexpr (mode == walk::tile) a.array("I1", w.col_idx);
+      if constexpr (mode == walk::simd) a.array("I3", w.k_idx);
+      if constexpr (mode == walk::multi) a.array("I1", w.tile_col).array("I2", w.seg_ptr).array("I3", w.k_idx);
+    });
+    return b.finish(mode == walk::tile ? (c.fixed ? "tile-balanced" : "tile")
+                    : mode == walk::simd ? (c.fixed ? "simd-balanced" : "simd")
+                                         : (c.fixed ? "multi-balanced" : "multi"));
+  } else if constexpr (mode == walk::nm) {
+    c.nm_n = w.n, c.nm_m = w.m;
+    // the kernel reads whole register tiles of rows: pad the slots to whole TM tiles
+    const std::size_t per_row = w.groups_per_row() * static_cast<std::size_t>(w.n);
+    std::vector<float> v(w.values);
+    std::vector<std::uint8_t> ix(w.index);
+    v.resize(detail::round_up(w.rows, static_cast<std::size_t>(P::tm)) * per_row, 0.0f);
+    ix.resize(v.size(), 0);
+    b.gemm(w.rows, w.cols, [&](detail::arg_builder& a) { a.array("Wv", v).array("IB", ix); });
+    return b.finish("nm");
+  } else if constexpr (std::is_same_v<U, units::filter>) {
+    c.rowmap = true;
+    std::vector<std::int32_t> pruned;
+    for (std::size_t r = 0, j = 0; r < w.rows; ++r)
+      (j < w.kept_rows.size() && static_cast<std::size_t>(w.kept_rows[j]) == r) ? void(++j)
+                                                                                 : pruned.push_back(static_cast<std::int32_t>(r));
+    const std::size_t kept = w.kept_rows.size();
+    if (kept > 0)
+      b.gemm(kept, w.cols, [&](detail::arg_builder& a) {
+        a.array("Wv", detail::dense_layout<P>(w.values.data(), kept, w.cols, w.cols)).array("rowmap", w.kept_rows);
+      });
+    b.fill(pruned);
+    return b.finish("filter");
+  } else if constexpr (std::is_same_v<U, units::channel>) {
+    c.kmap = true;
+    const std::size_t a = static_cast<std::size_t>(w.kernel_area), kc = w.kept_channels.size() * a;
+    if (kc > 0) {
+      std::vector<std::int32_t> kmap(detail::round_up(kc, static_cast<std::size_t>(P::tk)), 0);
+      for (std::size_t k = 0; k < kc; ++k)
+        kmap[k] = w.kept_channels[k / a] * static_cast<std::int32_t>(a) + static_cast<std::int32_t>(k % a);
+      b.gemm(w.rows, kc, [&](detail::arg_builder& ab) {
+        ab.array("Wv", detail::dense_layout<P>(w.values.data(), w.rows, kc, kc)).array("kmap", kmap);
+      });
+    } else { // nothing kept: every output is act(bias)
+      std::vector<std::int32_t> all(w.rows);
+      for (std::size_t r = 0; r < w.rows; ++r) all[r] = static_cast<std::int32_t>(r);
+      b.fill(all);
+    }
+    return b.finish("channel");
+  } else {
+    static_assert(mode == walk::csr, "gapp::kernels::plan_gemm: a unit without a kernel walk");
+    b.csr([&](detail::arg_builder& a) { a.array("row_ptr", w.row_ptr).array("col_idx", w.col_idx).array("values", w.values); });
+    return b.finish("csr");
+  }
+}
+
+} // namespace gapp::kernels
