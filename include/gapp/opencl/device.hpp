@@ -1,5 +1,6 @@
-// gapp/opencl/device.hpp — what a device is, which preset fits it, and whether a policy
-// can run on it (checked before any launch).
+// gapp/opencl/device.hpp — what a device is (queried into gapp::device_facts), which preset
+// fits it and whether a policy can run on it: the runtime half of gapp/policy/dispatch.hpp
+// and gapp/policy/can_implement.hpp, checked before any launch.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "../policy/can_implement.hpp"
+#include "../policy/dispatch.hpp"
 #include "../policy/presets.hpp"
 #include "cl.hpp"
 #include "error.hpp"
@@ -21,16 +24,12 @@ inline constexpr cl_uint device_warp_size_nv = 0x4003;
 inline constexpr cl_uint device_wavefront_width_amd = 0x4043;
 inline constexpr cl_uint device_sub_group_sizes_intel = 0x4108;
 
-struct device_info {
-  std::string name, vendor, version, driver, extensions;
+/// A device as OpenCL reports it: the host-level device_facts (what can_implement and
+/// dispatch read) and the OpenCL-only details.
+struct device_info : device_facts {
+  std::string version, extensions;
   cl_device_type type = 0;
-  std::size_t max_work_group = 0;
-  std::vector<std::size_t> max_item_sizes;
-  cl_ulong local_mem = 0;
   cl_device_local_mem_type local_mem_type = CL_LOCAL;
-  cl_ulong max_alloc = 0;
-  cl_uint simd_width = 0;                 ///< warp / wavefront from the vendor extension, 0 if unknown
-  std::vector<std::size_t> sub_group_sizes; ///< Intel sub-group sizes
   bool has(const std::string& ext) const { return extensions.find(ext) != std::string::npos; }
 };
 
@@ -44,9 +43,11 @@ inline device_info query(const cl::Device& d) {
   d.getInfo(CL_DEVICE_TYPE, &i.type);
   d.getInfo(CL_DEVICE_MAX_WORK_GROUP_SIZE, &i.max_work_group);
   d.getInfo(CL_DEVICE_MAX_WORK_ITEM_SIZES, &i.max_item_sizes);
-  d.getInfo(CL_DEVICE_LOCAL_MEM_SIZE, &i.local_mem);
+  i.cpu = (i.type & CL_DEVICE_TYPE_CPU) != 0;
+  cl_ulong bytes = 0;
+  if (d.getInfo(CL_DEVICE_LOCAL_MEM_SIZE, &bytes) == CL_SUCCESS) i.local_mem = bytes;
   d.getInfo(CL_DEVICE_LOCAL_MEM_TYPE, &i.local_mem_type);
-  d.getInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE, &i.max_alloc);
+  if (d.getInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE, &bytes) == CL_SUCCESS) i.max_alloc = bytes;
   cl_uint w = 0;
   if (i.has("cl_nv_device_attribute_query") &&
       clGetDeviceInfo(d(), device_warp_size_nv, sizeof w, &w, nullptr) == CL_SUCCESS)
@@ -85,28 +86,9 @@ inline cl::Device device_at(std::size_t i) {
   return all[i];
 }
 
-/// The name of the preset that best fits a device: by vendor, then by the SIMD width the
-/// vendor extensions report, then by name; a CPU device takes the PoCL preset of its
-/// vector ISA.
-inline std::string pick_preset(const device_info& i) {
-  auto has = [](const std::string& s, const char* what) {
-    std::string a = s;
-    std::transform(a.begin(), a.end(), a.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return a.find(what) != std::string::npos;
-  };
-  if (i.type & CL_DEVICE_TYPE_CPU) return has(i.name, "avx512") ? "pocl-avx512" : "pocl-avx2";
-  if (has(i.vendor, "nvidia")) return "nvidia";
-  if (has(i.vendor, "advanced micro devices") || has(i.vendor, "amd"))
-    return i.simd_width == 32 ? "amd-rdna" : "amd-gcn";
-  if (has(i.vendor, "intel")) {
-    const bool only_small = !i.sub_group_sizes.empty() && i.sub_group_sizes.front() == 8 &&
-                            std::find(i.sub_group_sizes.begin(), i.sub_group_sizes.end(), 16) == i.sub_group_sizes.end();
-    return only_small || i.max_work_group <= 256 ? "intel-gen9" : "intel-xe";
-  }
-  if (has(i.vendor, "arm")) return "arm-mali-valhall";
-  if (has(i.vendor, "qualcomm")) return "qualcomm-adreno";
-  return "nvidia"; // a generic GPU: warp-32 layout is the most common
-}
+/// The name of the preset dispatch picks for a device (see gapp::choose_policy: one match
+/// rule per preset, an explicit fallback when none matches).
+inline std::string pick_preset(const device_info& i) { return choose_policy(i).name; }
 
 /// Whether the device is a CPU device of PoCL, whose kernel compiler takes
 /// __builtin_prefetch on global pointers (the direct kernels' software prefetch).
@@ -134,21 +116,12 @@ std::string device_options(const cl::Device& d) {
   return " -DGAPP_SOFTWARE_PREFETCH=1 -DGAPP_KCHUNK=" + std::to_string(cpu_k_chunk<P>());
 }
 
-/// Why policy P cannot run on the device, or nothing if it can.
+/// Why policy P cannot run on the device, or nothing if it can (gapp::can_implement).
 template <class P>
-std::optional<std::string> why_not(const device_info& i) {
-  const std::size_t wx = static_cast<std::size_t>(P::work_group_x), wy = static_cast<std::size_t>(P::work_group_y);
-  if (wx * wy > i.max_work_group)
-    return "the policy's work-group of " + std::to_string(wx * wy) + " work-items exceeds the device's maximum of " +
-           std::to_string(i.max_work_group) + " (" + i.name + ")";
-  if (i.max_item_sizes.size() >= 2 && (wx > i.max_item_sizes[0] || wy > i.max_item_sizes[1]))
-    return "the policy's work-group " + std::to_string(wx) + "x" + std::to_string(wy) +
-           " exceeds the device's work-item sizes " + std::to_string(i.max_item_sizes[0]) + "x" +
-           std::to_string(i.max_item_sizes[1]);
-  if (P::staged_bytes > i.local_mem)
-    return "the policy stages " + std::to_string(P::staged_bytes) + " bytes of local memory but the device has " +
-           std::to_string(i.local_mem);
-  return std::nullopt;
+std::optional<std::string> why_not(const device_info& i, const gemm_problem& problem = {}) {
+  const verdict v = can_implement<P>(problem, i);
+  if (v) return std::nullopt;
+  return v.reason;
 }
 
 template <class P>
@@ -156,16 +129,19 @@ bool can_run(const cl::Device& d) { return !why_not<P>(query(d)); }
 
 /// Throws gapp::policy_error saying why P cannot run on the device.
 template <class P>
-void require_can_run(const device_info& i) {
-  if (auto why = why_not<P>(i)) throw policy_error(*why);
+void require_can_run(const device_info& i, const gemm_problem& problem = {}) {
+  if (auto why = why_not<P>(i, problem)) throw policy_error(*why);
 }
 
-/// Calls f(Preset{}) with the preset gapp picks for the device (see pick_preset), after
-/// checking that it can run there.
+/// Calls f(Preset{}) with the preset dispatch chooses for the device (gapp::choose_policy),
+/// after checking that it can run there. `choice`, when given, receives which preset was
+/// chosen, whether it was a fallback, and why.
 template <class F>
-decltype(auto) dispatch(const cl::Device& d, F&& f) {
+decltype(auto) dispatch(const cl::Device& d, F&& f, policy_choice* choice = nullptr) {
   const device_info i = query(d);
-  return presets::all::visit(pick_preset(i), [&](auto p) -> decltype(auto) {
+  const policy_choice c = choose_policy(i);
+  if (choice) *choice = c;
+  return presets::all::visit(c.name, [&](auto p) -> decltype(auto) {
     require_can_run<decltype(p)>(i);
     return f(p);
   });

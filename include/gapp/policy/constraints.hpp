@@ -62,4 +62,17 @@ constexpr int simd_unit_rows(lane_mapping lanes, int simd_width, int tn, int rm,
   return rm * rows_of_items;
 }
 
+/// The work-group's extent along each axis fits the device's per-dimension limit.
+constexpr bool work_group_dims_fit(int wx, int wy, std::size_t max_x, std::size_t max_y) {
+  return wx > 0 && wy > 0 && static_cast<std::size_t>(wx) <= max_x && static_cast<std::size_t>(wy) <= max_y;
+}
+
+/// A rows×cols matrix is indexed with 32-bit ints in the kernels.
+constexpr bool fits_32bit_indexing(std::size_t rows, std::size_t cols) {
+  return cols == 0 || rows <= 0x7fffffffu / cols;
+}
+
+/// One buffer of `bytes` fits the device's largest single allocation.
+constexpr bool buffer_fits(std::size_t bytes, std::size_t max_alloc) { return max_alloc == 0 || bytes <= max_alloc; }
+
 } // namespace gapp::constraints
