@@ -1,5 +1,6 @@
 // gapp/opencl.hpp — the thin runtime on the Khronos C++ bindings: program cache, device
-// query and dispatch, GEMM operations. The only part of gapp that includes CL/opencl.hpp.
+// query and dispatch, GEMM and convolution operations. The only layer of gapp that
+// includes CL/opencl.hpp (networks above it, in <gapp/nn.hpp>, use it).
 #pragma once
 
 #include "opencl/cl.hpp"
@@ -8,5 +9,4 @@
 #include "opencl/error.hpp"
 #include "opencl/gemm_op.hpp"
 #include "opencl/program_cache.hpp"
-#include "opencl/vgg16.hpp"
 #include "prune.hpp"

@@ -35,6 +35,7 @@ struct vgg16_config {
 /// marks the 2×2 max-pool after it. FC layers have kernel 1×1 and in_channels = inputs.
 struct vgg16_layer {
   std::string name;   ///< PyTorch state_dict prefix: features.N or classifier.N
+  std::string display; ///< the paper's name: conv1_1 … conv5_3, fc6, fc7, fc8
   bool conv = true;
   conv_shape shape;   ///< OIHW (FC: out × in × 1 × 1)
   std::size_t in_size = 0; ///< input height = width (conv only)
@@ -52,23 +53,25 @@ inline std::vector<vgg16_layer> vgg16_layers(const vgg16_config& cfg) {
   const int plan[] = {64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512, -1};
   std::vector<vgg16_layer> out;
   std::size_t c = cfg.in_channels, size = cfg.input;
-  int index = 0;
+  int index = 0, block = 1, in_block = 1;
   for (int p : plan) {
     if (p < 0) {
       out.back().pool = true;
       size /= 2;
       index += 1;
+      block += 1, in_block = 1;
       continue;
     }
     const std::size_t oc = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(p * cfg.width)));
-    out.push_back({"features." + std::to_string(index), true, conv_shape{oc, c, 3, 3}, size, false, true});
+    out.push_back({"features." + std::to_string(index), "conv" + std::to_string(block) + "_" + std::to_string(in_block++),
+                   true, conv_shape{oc, c, 3, 3}, size, false, true});
     index += 2;
     c = oc;
   }
   const std::size_t feat = c * size * size;
-  out.push_back({"classifier.0", false, conv_shape{cfg.hidden, feat, 1, 1}, 0, false, true});
-  out.push_back({"classifier.3", false, conv_shape{cfg.hidden, cfg.hidden, 1, 1}, 0, false, true});
-  out.push_back({"classifier.6", false, conv_shape{cfg.classes, cfg.hidden, 1, 1}, 0, false, false});
+  out.push_back({"classifier.0", "fc6", false, conv_shape{cfg.hidden, feat, 1, 1}, 0, false, true});
+  out.push_back({"classifier.3", "fc7", false, conv_shape{cfg.hidden, cfg.hidden, 1, 1}, 0, false, true});
+  out.push_back({"classifier.6", "fc8", false, conv_shape{cfg.classes, cfg.hidden, 1, 1}, 0, false, false});
   return out;
 }
 

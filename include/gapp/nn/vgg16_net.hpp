@@ -1,101 +1,21 @@
-// gapp/opencl/vgg16.hpp — a whole VGG16 forward pass on an OpenCL device, every weight
-// layer pruned with one technique, packed, and run through the matching gapp kernel.
+// gapp/nn/vgg16_net.hpp — a whole VGG16 forward pass on an OpenCL device, every weight
+// layer pruned with one technique (or with fixed masks), packed, and run through the
+// matching gapp kernel. An application of the runtime: it lives above it.
 #pragma once
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "../kernels/conv.hpp"
-#include "../nn/vgg16.hpp"
-#include "../prune/global.hpp"
-#include "../prune/prune.hpp"
-#include "conv_op.hpp"
-#include "gemm_op.hpp"
+#include "../opencl/conv_op.hpp"
+#include "../opencl/gemm_op.hpp"
+#include "recipe.hpp"
+#include "vgg16.hpp"
 
-namespace gapp::opencl {
-
-/// The pruning techniques a network can run with.
-enum class technique { dense, element, filter, channel, nm_2_4, simd, tile, multi, balanced };
-
-inline const char* to_string(technique t) {
-  static const char* const n[] = {"dense", "element", "filter", "channel", "nm2:4", "simd", "tile", "multi", "balanced"};
-  return n[static_cast<int>(t)];
-}
-
-inline technique parse_technique(const std::string& s) {
-  for (int i = 0; i <= static_cast<int>(technique::balanced); ++i)
-    if (s == to_string(static_cast<technique>(i))) return static_cast<technique>(i);
-  throw invalid_argument("unknown technique '" + s +
-                         "' (dense, element, filter, channel, nm2:4, simd, tile, multi, balanced)");
-}
-
-/// A GEMM layer pruned with a technique: its operation and its masked weights.
-template <class P>
-struct pruned_gemm {
-  std::unique_ptr<gemm_op<P>> op;
-  std::vector<float> masked; ///< the weights the operation computes with (removed ones 0)
-  std::size_t kept = 0;
-};
-
-/// Prunes `w` with technique `t` at `sparsity` (N:M ignores it: 0.5), packs it and builds
-/// its operation. `kernel_area` is kh·kw of a convolution (1 for FC) for channel units.
-/// With `keep`, that mask (e.g. from a global selection) is used instead of pruning.
-template <class P>
-pruned_gemm<P> make_pruned_gemm(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, matrix_view w,
-                                technique t, double sparsity, std::size_t kernel_area, const gemm_options& opt,
-                                const std::vector<std::uint8_t>* keep = nullptr) {
-  pruned_gemm<P> out;
-  auto with = [&](auto unit, double s, bool balanced) {
-    prune_options po;
-    po.balanced = balanced;
-    const auto m = keep ? mask<P, decltype(unit)>(w.rows, w.cols, *keep, unit) : prune<P>(w, unit, s, po);
-    out.masked = m.apply(w);
-    out.kept = m.kept_count();
-    out.op = std::make_unique<gemm_op<P>>(ctx, dev, cache, pack(w, m), opt);
-  };
-  switch (t) {
-  case technique::dense:
-    out.masked.assign(w.data, w.data + w.size());
-    out.kept = w.size();
-    out.op = std::make_unique<gemm_op<P>>(ctx, dev, cache, w, opt);
-    break;
-  case technique::element: with(units::element{}, sparsity, false); break;
-  case technique::filter: with(units::filter{}, sparsity, false); break;
-  case technique::channel: with(units::channel{static_cast<int>(kernel_area)}, sparsity, false); break;
-  case technique::nm_2_4: with(units::nm{2, 4}, 0.5, false); break;
-  case technique::simd: with(units::simd{}, sparsity, false); break;
-  case technique::tile: with(units::tile{}, sparsity, false); break;
-  case technique::multi: with(units::multi{}, sparsity, false); break;
-  case technique::balanced: with(units::simd{}, sparsity, true); break;
-  }
-  return out;
-}
-
-/// Global selection over the given layers (one sparsity target for all of them, each layer
-/// free within [0, 1)), for the techniques whose unit allows it: element, filter, channel,
-/// simd and tile. Returns one keep-mask per layer.
-template <class P>
-std::vector<std::vector<std::uint8_t>> global_masks(const std::vector<global_layer>& layers, technique t,
-                                                    double sparsity) {
-  auto run = [&](auto unit) {
-    std::vector<std::vector<std::uint8_t>> out;
-    for (auto& m : prune_global<P>(layers, unit, sparsity)) out.push_back(m.keep());
-    return out;
-  };
-  switch (t) {
-  case technique::element: return run(units::element{});
-  case technique::filter: return run(units::filter{});
-  case technique::channel: return run(units::channel{});
-  case technique::simd: return run(units::simd{});
-  case technique::tile: return run(units::tile{});
-  default:
-    throw invalid_argument(std::string("global selection is not defined for the ") + to_string(t) +
-                           " technique (element, filter, channel, simd, tile)");
-  }
-}
+namespace gapp::nn {
 
 /// VGG16 on the device. Activations live on the device in CNHW order; every conv is
 /// im2col + a GEMM with bias and ReLU fused; pools and the flatten before the classifier are
@@ -104,7 +24,7 @@ template <class P>
 class vgg16_net {
 public:
   struct options {
-    technique tech = technique::dense;
+    gapp::technique tech; ///< dense unless set
     double sparsity = 0.0;
     bool prune_first_conv = false; ///< conv1_1 (K = 27, 0.1% of the weights) stays dense unless set
     bool global = false;           ///< one sparsity over all pruned layers (prune_global) instead of per layer
@@ -116,7 +36,7 @@ public:
     std::vector<std::vector<std::uint8_t>> masks;
   };
 
-  vgg16_net(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, const nn::vgg16_weights& w,
+  vgg16_net(const cl::Context& ctx, const cl::Device& dev, opencl::program_cache& cache, const vgg16_weights& w,
             options opt)
       : ctx_(ctx), cfg_(w.config), layers_(w.layers), batch_(opt.batch), layer_kernels_(ctx, dev, cache) {
     if (opt.batch == 0) throw invalid_argument("vgg16_net: batch must be at least 1");
@@ -127,7 +47,7 @@ public:
         throw shape_error("vgg16_net: " + std::to_string(opt.masks.size()) + " masks for " +
                           std::to_string(layers_.size()) + " layers");
       if (opt.global) throw invalid_argument("vgg16_net: masks and global selection exclude each other");
-      if (opt.tech == technique::dense) throw invalid_argument("vgg16_net: masks need a sparse technique, not dense");
+      if (opt.tech.dense()) throw invalid_argument("vgg16_net: masks need a sparse technique, not dense");
       for (std::size_t i = 0; i < layers_.size(); ++i)
         if (!opt.masks[i].empty() && opt.masks[i].size() != layers_[i].shape.size())
           throw shape_error("vgg16_net: the mask of " + layers_[i].name + " has " +
@@ -135,7 +55,7 @@ public:
                             std::to_string(layers_[i].shape.size()) + " weights");
       keeps = opt.masks;
     }
-    if (opt.global && opt.tech != technique::dense) {
+    if (opt.global && !opt.tech.dense()) {
       std::vector<global_layer> gl;
       std::vector<std::size_t> index;
       for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -152,15 +72,14 @@ public:
     std::size_t max_act = cfg_.in_channels * cfg_.input * cfg_.input, max_col = 1;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
-      const std::string shown = display_name(i);
-      if (opt.progress) opt.progress(shown);
-      gemm_options go;
+      if (opt.progress) opt.progress(l.display);
+      opencl::gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
       const bool keep_dense =
           opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
-      auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? technique::dense : opt.tech, opt.sparsity,
+      auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? gapp::technique{} : opt.tech, opt.sparsity,
                                     l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
       total_ += wv.size();
       kept_ += pg.kept;
@@ -170,7 +89,7 @@ public:
       }
       effective_.push_back({std::move(pg.masked), w.params[i].bias});
       if (l.conv) {
-        convs_.push_back(std::make_unique<conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), conv_geometry{1, 1}));
+        convs_.push_back(std::make_unique<opencl::conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), opencl::conv_geometry{1, 1}));
         ops_.push_back(nullptr);
         const std::size_t n = batch_ * l.in_size * l.in_size;
         max_col = std::max(max_col, l.shape.gemm_cols() * n);
@@ -187,7 +106,7 @@ public:
   }
 
   /// Logits (batch × classes, row-major) for an NCHW input batch.
-  std::vector<float> forward(const cl::CommandQueue& q, const nn::tensor4& input) {
+  std::vector<float> forward(const cl::CommandQueue& q, const tensor4& input) {
     if (input.n != batch_ || input.c != cfg_.in_channels || input.h != cfg_.input || input.w != cfg_.input)
       throw shape_error("vgg16_net: input must be " + std::to_string(batch_) + " x " + std::to_string(cfg_.in_channels) +
                         " x " + std::to_string(cfg_.input) + " x " + std::to_string(cfg_.input));
@@ -198,12 +117,12 @@ public:
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t c = 0; c < C; ++c)
         std::copy_n(&input.data[(b * C + c) * S * S], S * S, &cnhw[(c * B + b) * S * S]);
-    detail::check(q.enqueueWriteBuffer(a_, CL_FALSE, 0, cnhw.size() * 4, cnhw.data()), "clEnqueueWriteBuffer");
+    opencl::detail::check(q.enqueueWriteBuffer(a_, CL_FALSE, 0, cnhw.size() * 4, cnhw.data()), "clEnqueueWriteBuffer");
     cl::Buffer* in = &a_;
     cl::Buffer* out = &b_;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
-      const std::string name = display_name(i);
+      const std::string& name = l.display;
       if (l.conv) {
         cl::Event e_col;
         cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
@@ -226,7 +145,7 @@ public:
       }
     }
     std::vector<float> y(cfg_.classes * B), logits(cfg_.classes * B);
-    detail::check(q.enqueueReadBuffer(*in, CL_TRUE, 0, y.size() * 4, y.data()), "clEnqueueReadBuffer");
+    opencl::detail::check(q.enqueueReadBuffer(*in, CL_TRUE, 0, y.size() * 4, y.data()), "clEnqueueReadBuffer");
     for (std::size_t c = 0; c < cfg_.classes; ++c)
       for (std::size_t b = 0; b < B; ++b) logits[b * cfg_.classes + c] = y[c * B + b];
     return logits;
@@ -247,7 +166,7 @@ public:
   }
 
   /// The weights the network computes with (removed weights are 0), for the host reference.
-  const std::vector<nn::layer_params>& effective_params() const { return effective_; }
+  const std::vector<layer_params>& effective_params() const { return effective_; }
   /// Share of removed weights over all 16 layers.
   double sparsity() const { return 1.0 - static_cast<double>(kept_) / static_cast<double>(total_); }
   /// ‖kept weights‖₂ / ‖all weights‖₂ over all layers.
@@ -259,13 +178,8 @@ public:
     return v;
   }
 
-  /// Name of weight layer i: the 13 convolutions (conv1_1 … conv5_3), then fc6, fc7, fc8.
-  static std::string display_name(std::size_t i) {
-    static const char* const convs[] = {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
-                                        "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"};
-    if (i < 13) return convs[i];
-    return "fc" + std::to_string(i - 13 + 6);
-  }
+  /// The network's layers (names, shapes) as the description gave them.
+  const std::vector<vgg16_layer>& layers() const { return layers_; }
 
 private:
   cl::Buffer buffer(std::size_t floats) {
@@ -276,23 +190,23 @@ private:
       if (d.getInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE, &m) == CL_SUCCESS && (max_alloc == 0 || m < max_alloc)) max_alloc = m;
     }
     if (max_alloc != 0 && (floats > max_alloc / 4))
-      throw opencl_error(CL_INVALID_BUFFER_SIZE, "clCreateBuffer of " + std::to_string(floats) +
+      throw opencl::opencl_error(CL_INVALID_BUFFER_SIZE, "clCreateBuffer of " + std::to_string(floats) +
                                                      " floats: more than the device allocates at once (" +
                                                      std::to_string(max_alloc) + " bytes)");
     cl_int err = CL_SUCCESS;
     cl::Buffer b(ctx_, CL_MEM_READ_WRITE, floats * 4, nullptr, &err);
-    detail::check(err, ("clCreateBuffer of " + std::to_string(floats * 4) + " bytes").c_str());
+    opencl::detail::check(err, ("clCreateBuffer of " + std::to_string(floats * 4) + " bytes").c_str());
     return b;
   }
 
   cl::Context ctx_;
-  nn::vgg16_config cfg_;
-  std::vector<nn::vgg16_layer> layers_;
+  vgg16_config cfg_;
+  std::vector<vgg16_layer> layers_;
   std::size_t batch_;
-  layer_kernels layer_kernels_;
-  std::vector<std::unique_ptr<conv2d_op<P>>> convs_;
-  std::vector<std::unique_ptr<gemm_op<P>>> ops_;
-  std::vector<nn::layer_params> effective_;
+  opencl::layer_kernels layer_kernels_;
+  std::vector<std::unique_ptr<opencl::conv2d_op<P>>> convs_;
+  std::vector<std::unique_ptr<opencl::gemm_op<P>>> ops_;
+  std::vector<layer_params> effective_;
   cl::Buffer a_, b_, col_;
   std::size_t total_ = 0, kept_ = 0;
   double all_l2_ = 0, kept_l2_ = 0;
@@ -300,4 +214,4 @@ private:
   std::mutex mutex_;
 };
 
-} // namespace gapp::opencl
+} // namespace gapp::nn
