@@ -27,14 +27,12 @@ const char* const usage =
     "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
     "       gapp-prune --list-policies\n"
     "WEIGHTS.npy is a float32 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
-    "written as uint8 (1 = kept) with the input's shape; one JSON line goes to stdout.\n";
+    "written as uint8 (1 = kept) with the input's shape, its metadata (policy, technique, unit\n"
+    "shapes, sparsity) as JSON beside it (MASK.npy -> MASK.json); one JSON line goes to stdout.\n";
 
 struct usage_error : gapp::invalid_argument {
   using gapp::invalid_argument::invalid_argument;
 };
-
-using any_unit = std::variant<gapp::units::element, gapp::units::simd, gapp::units::tile, gapp::units::multi,
-                              gapp::units::filter, gapp::units::channel, gapp::units::nm, gapp::units::block>;
 
 double parse_double(const std::string& s, const char* what) {
   char* end = nullptr;
@@ -42,35 +40,6 @@ double parse_double(const std::string& s, const char* what) {
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v))
     throw usage_error(std::string(what) + " expects a number, got '" + s + "'");
   return v;
-}
-
-int parse_int(const std::string& s, const char* what) {
-  char* end = nullptr;
-  const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || end != s.c_str() + s.size() || v <= 0 || v > 1 << 20)
-    throw usage_error(std::string(what) + " expects a positive integer, got '" + s + "'");
-  return static_cast<int>(v);
-}
-
-any_unit parse_unit(const std::string& s, int kernel_area) {
-  using namespace gapp::units;
-  if (s == "element") return element{};
-  if (s == "simd") return simd{};
-  if (s == "tile") return tile{};
-  if (s == "multi") return multi{};
-  if (s == "filter") return filter{};
-  if (s == "channel") return channel{kernel_area};
-  if (s.rfind("nm:", 0) == 0) {
-    const auto c = s.find(':', 3);
-    if (c == std::string::npos) throw usage_error("--unit nm needs the form nm:N:M, e.g. nm:2:4");
-    return nm{parse_int(s.substr(3, c - 3), "nm:N:M"), parse_int(s.substr(c + 1), "nm:N:M")};
-  }
-  if (s.rfind("block:", 0) == 0) {
-    const auto x = s.find('x', 6);
-    if (x == std::string::npos) throw usage_error("--unit block needs the form block:RxC, e.g. block:4x4");
-    return block{parse_int(s.substr(6, x - 6), "block:RxC"), parse_int(s.substr(x + 1), "block:RxC")};
-  }
-  throw usage_error("unknown unit '" + s + "' (element, simd, tile, multi, filter, channel, nm:N:M, block:RxC)");
 }
 
 std::string json_shape(const std::vector<std::size_t>& s) {
@@ -136,6 +105,10 @@ int run(int argc, char** argv) {
     if (!out->empty() && fs::exists(*out) && fs::exists(weights_path) && fs::equivalent(*out, weights_path))
       throw usage_error("output '" + *out + "' would overwrite the weights file");
   if (!pruned_path.empty() && pruned_path == mask_path) throw usage_error("--mask and --pruned name the same file");
+  const std::string meta_path = gapp::metadata_path(mask_path);
+  for (const std::string* other : {&weights_path, &pruned_path, &scores_path})
+    if (!other->empty() && *other == meta_path)
+      throw usage_error("the mask's metadata file '" + meta_path + "' would overwrite '" + *other + "'");
   const gapp::criterion crit = gapp::parse_criterion(criterion_s);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -157,7 +130,7 @@ int run(int argc, char** argv) {
                               json_shape(w.shape));
   }
 
-  any_unit unit = parse_unit(unit_s, kernel_area);
+  gapp::any_unit unit = gapp::parse_unit(unit_s, kernel_area);
   if (auto* m = std::get_if<gapp::units::multi>(&unit)) {
     if (tile_sparsity) m->tile_sparsity = *tile_sparsity;
   } else if (tile_sparsity) {
@@ -181,26 +154,34 @@ int run(int argc, char** argv) {
         [&](const auto& u) {
           using U = std::decay_t<decltype(u)>;
           const auto m = gapp::prune<P>(wm, u, *sparsity, opt);
-          const gapp::unit_shape us = m.shape();
+          gapp::mask_metadata meta;
+          meta.policy = policy;
+          meta.technique = gapp::to_string(gapp::technique{u, balanced});
+          meta.granularity = gapp::unit_traits<U>::name;
+          meta.unit = m.shape();
+          meta.simd_unit = P::simd_unit, meta.tile_unit = P::tile_unit;
+          meta.shape = w.shape;
+          meta.gemm_rows = rows, meta.gemm_cols = cols;
+          meta.criterion = std::string(gapp::to_string(crit));
+          meta.target_sparsity = *sparsity;
+          meta.achieved_sparsity = m.sparsity();
+          meta.kept_l2_fraction = gapp::kept_l2_fraction(wm, m);
+          // every output is made before any is written, then each is written atomically
           const std::string mask_img = gapp::npy::serialize(w.shape, m.data());
           std::string pruned_img;
           if (!pruned_path.empty()) {
             const std::vector<float> pw = m.apply(wm);
             pruned_img = gapp::npy::serialize(w.shape, pw.data());
           }
+          std::string meta_json = gapp::to_json(meta);
+          if constexpr (std::is_same_v<U, gapp::units::multi>)
+            meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity)));
           gapp::npy::write_atomic(mask_path, mask_img);
           if (!pruned_path.empty()) gapp::npy::write_atomic(pruned_path, pruned_img);
+          gapp::npy::write_atomic(meta_path, meta_json + "\n");
           const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-          json = "{\"policy\":\"" + policy + "\",\"granularity\":\"" + gapp::units::name_of<U>() + "\",\"unit\":[" +
-                 std::to_string(us.rows) + "," + std::to_string(us.cols) + "]";
-          if constexpr (std::is_same_v<U, gapp::units::multi>)
-            json += ",\"tile_unit\":[" + std::to_string(P::tile_unit.rows) + "," + std::to_string(P::tile_unit.cols) +
-                    "],\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity));
-          json += ",\"shape\":" + json_shape(w.shape) + ",\"gemm\":[" + std::to_string(rows) + "," +
-                  std::to_string(cols) + "],\"criterion\":\"" + std::string(gapp::to_string(crit)) +
-                  "\",\"balanced\":" + (balanced ? "true" : "false") + ",\"target_sparsity\":" + num(*sparsity) +
-                  ",\"achieved_sparsity\":" + num(m.sparsity()) + ",\"kept_l2_fraction\":" +
-                  num(gapp::kept_l2_fraction(wm, m)) + ",\"elapsed_ms\":" + num(ms) + "}";
+          json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
+                 ",\"metadata\":" + gapp::detail::json_string(meta_path) + ",\"elapsed_ms\":" + num(ms) + "}";
         },
         unit);
   });

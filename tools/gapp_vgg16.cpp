@@ -2,7 +2,7 @@
 // through gapp's OpenCL kernels over a set of images, with the masks it was pruned with.
 //
 //   gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR]
-//              [--technique dense|element|filter|channel|nm2:4|simd|tile|multi|balanced]
+//              [--technique dense|element|filter|channel|nm:N:M|simd|tile|multi|UNIT-balanced]
 //              [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]
 //              [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]
 //
@@ -10,7 +10,7 @@
 // uint8 labels. With --masks, DIR/<layer>.mask.npy (uint8, the layer's weight shape, as
 // gapp-prune writes it) fixes the kept weights of each layer that has one; the others run
 // dense. Prints one JSON line; on any error one line on stderr and exit status 1.
-#include <gapp/opencl.hpp>
+#include <gapp/nn.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -27,7 +27,8 @@ const char* const usage =
     "                  [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]\n"
     "                  [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]\n"
     "Runs VGG16-D (.npy weights with PyTorch state_dict names) on the images with gapp's OpenCL\n"
-    "kernels; T is dense, element, filter, channel, nm2:4, simd, tile, multi or balanced.\n";
+    "kernels; T is dense, element, filter, channel, nm:N:M, simd, tile, multi, block:RxC or\n"
+    "UNIT-balanced (simd-balanced, tile-balanced, ...).\n";
 
 double number(const std::string& s, const std::string& what) {
   char* end = nullptr;
@@ -78,10 +79,10 @@ int run(int argc, char** argv) {
     else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
   }
   if (weights.empty() || images.empty()) throw gapp::invalid_argument("--weights and --images are required");
-  const gapp::opencl::technique tech = gapp::opencl::parse_technique(tech_s);
-  if (!masks_dir.empty() && tech == gapp::opencl::technique::dense)
+  const gapp::technique tech = gapp::parse_technique(tech_s);
+  if (!masks_dir.empty() && tech.dense())
     throw gapp::invalid_argument("--masks needs a sparse --technique");
-  if (tech != gapp::opencl::technique::dense && masks_dir.empty())
+  if (!tech.dense() && masks_dir.empty())
     throw gapp::invalid_argument("a sparse --technique needs --masks (gapp-prune's mask files)");
 
   const gapp::nn::vgg16_weights w = gapp::nn::load_npy_dir(cfg, weights);
@@ -106,24 +107,6 @@ int run(int argc, char** argv) {
     }
   }
 
-  std::vector<std::vector<std::uint8_t>> masks;
-  std::size_t masked_layers = 0;
-  if (!masks_dir.empty()) {
-    for (const auto& l : w.layers) {
-      const std::string f = masks_dir + "/" + l.name + ".mask.npy";
-      if (!std::filesystem::exists(f)) {
-        masks.emplace_back();
-        continue;
-      }
-      gapp::npy::tensor<std::uint8_t> m = gapp::npy::read_bytes(f);
-      if (m.shape != gapp::nn::weight_shape(l))
-        throw gapp::shape_error(f + ": the mask's shape differs from the weights of " + l.name);
-      masks.push_back(std::move(m.data));
-      ++masked_layers;
-    }
-    if (masked_layers == 0) throw gapp::file_error(masks_dir + ": no <layer>.mask.npy file for any VGG16 layer");
-  }
-
   const cl::Device dev = gapp::opencl::device_at(device);
   cl::Context ctx(dev);
   cl::CommandQueue queue(ctx, dev);
@@ -137,12 +120,29 @@ int run(int argc, char** argv) {
   gapp::presets::all::visit(policy, [&](auto preset) {
     using P = decltype(preset);
     gapp::opencl::require_can_run<P>(info);
-    typename gapp::opencl::vgg16_net<P>::options opt;
+    // masks, checked against the policy and technique they run with (where they have metadata)
+    std::vector<std::vector<std::uint8_t>> masks;
+    std::size_t masked_layers = 0, unchecked = 0;
+    if (!masks_dir.empty()) {
+      for (const auto& l : w.layers) {
+        const std::string f = masks_dir + "/" + l.name + ".mask.npy";
+        if (!std::filesystem::exists(f)) {
+          masks.emplace_back();
+          continue;
+        }
+        gapp::mask_file m = gapp::load_mask<P>(f, policy, tech, gapp::nn::weight_shape(l));
+        unchecked += !m.metadata;
+        masks.push_back(std::move(m.mask.data));
+        ++masked_layers;
+      }
+      if (masked_layers == 0) throw gapp::file_error(masks_dir + ": no <layer>.mask.npy file for any VGG16 layer");
+    }
+    typename gapp::nn::vgg16_net<P>::options opt;
     opt.tech = tech;
     opt.batch = std::min(batch, N);
     opt.masks = std::move(masks);
     const auto t0 = std::chrono::steady_clock::now();
-    gapp::opencl::vgg16_net<P> net(ctx, dev, cache, w, opt);
+    gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);
     const auto t1 = std::chrono::steady_clock::now();
     const std::size_t B = opt.batch, img = C * S * S, K = cfg.classes;
     std::vector<float> logits(N * K);
@@ -168,8 +168,15 @@ int run(int argc, char** argv) {
     for (char c : info.name)
       if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) dev_name += c;
     json = "{\"device\":\"" + dev_name + "\",\"policy\":\"" + policy + "\",\"technique\":\"" +
-           gapp::opencl::to_string(tech) + "\",\"images\":" + std::to_string(N) +
-           ",\"masked_layers\":" + std::to_string(masked_layers) + ",\"sparsity\":" + fixed(net.sparsity(), 6) +
+           gapp::to_string(tech) + "\",\"images\":" + std::to_string(N) +
+           ",\"masked_layers\":" + std::to_string(masked_layers) +
+           (masks_dir.empty() ? std::string()
+                              : ",\"masks_checked\":" + std::to_string(masked_layers - unchecked) +
+                                    ",\"masks_unchecked\":" + std::to_string(unchecked) +
+                                    (unchecked ? ",\"mask_check\":\"" + std::to_string(unchecked) +
+                                                     " mask(s) have no metadata file (MASK.json): not checked against "
+                                                     "the policy and technique\""
+                                               : std::string())) + ",\"sparsity\":" + fixed(net.sparsity(), 6) +
            (y.empty() ? std::string() : ",\"accuracy\":" + fixed(static_cast<double>(correct) / N, 6)) +
            ",\"batch\":" + std::to_string(B) + ",\"prepare_s\":" + fixed(prep_s, 3) +
            ",\"ms_per_image\":" + fixed(run_s * 1e3 / N, 4) + ",\"kernels\":[" + kernels + "]}";
