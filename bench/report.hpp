@@ -1,0 +1,106 @@
+// bench/report.hpp — results: medians captured from Google Benchmark, the ratios against
+// the peers, the CSV and the summary table.
+#pragma once
+
+#include "common.hpp"
+
+#include <cstring>
+
+namespace gapp_bench {
+
+// ------------------------------------------------------------------ results, CSV, summary
+struct result {
+  double time = 0, wall = 0, device = 0, sparsity = 0;
+  std::string label;
+};
+std::map<std::string, result> g_results; // "shape/technique/s" -> median
+
+class capture_reporter : public benchmark::ConsoleReporter {
+public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      std::string name = r.benchmark_name();
+      const bool median = r.aggregate_name == "median";
+      if (r.run_type == Run::RT_Aggregate && !median) continue;
+      for (const char* tail : {"/min_time", "/repeats", "/manual_time"}) {
+        const auto cut = name.find(tail);
+        if (cut != std::string::npos) name = name.substr(0, cut);
+      }
+      result& x = g_results[name];
+      if (median || x.time == 0) {
+        x.time = r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit);
+        x.label = r.report_label;
+        auto get = [&](const char* c) {
+          auto it = r.counters.find(c);
+          return it == r.counters.end() ? 0.0 : static_cast<double>(it->second);
+        };
+        x.wall = get("wall_ms"), x.device = get("device_ms"), x.sparsity = get("sparsity");
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+struct row {
+  std::string shape, tech;
+  double s, time_ms, device_ms, gflops, vs_dense, share, vs_oblas, vs_clb;
+};
+
+inline std::vector<row> rows_of(const std::vector<layer>& ls) {
+  std::vector<row> out;
+  auto shapes = ls;
+  shapes.push_back({"vgg16_224", 0, 0, 0});
+  for (const layer& l : shapes) {
+    const std::string base = l.name + "/";
+    auto get = [&](const std::string& t) -> const result* {
+      auto it = g_results.find(base + t);
+      return it == g_results.end() ? nullptr : &it->second;
+    };
+    const result* ob = get("openblas/0.00");
+    const result* cb = get("clblast/0.00");
+    const result* dd = get("dense-direct/0.00");
+    const result* dl = get("dense-local/0.00");
+    const double flops = l.name == "vgg16_224" ? vgg16_flops : 2.0 * l.M * l.K * static_cast<double>(l.N);
+    for (auto& [name, r] : g_results) {
+      if (name.rfind(base, 0) != 0) continue;
+      const std::string rest = name.substr(base.size());
+      const std::string tech = rest.substr(0, rest.find('/'));
+      const double s = std::atof(rest.substr(rest.find('/') + 1).c_str());
+      const result* dense = tech.find("local") != std::string::npos || !dd ? dl : dd;
+      const bool peer = tech == "openblas" || tech == "clblast";
+      const double sp = dense && !peer ? dense->time / r.time : 0.0;
+      out.push_back({l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
+                     ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0});
+    }
+  }
+  return out;
+}
+
+inline void write_csv(const std::vector<row>& rows, const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) throw std::runtime_error("cannot write " + path);
+  std::fprintf(f, "shape,technique,sparsity,time_ms,device_ms,gflops_dense_equiv,speedup_vs_gapp_dense,share_of_ideal,"
+                  "speedup_vs_openblas,speedup_vs_clblast,device\n");
+  for (const row& r : rows)
+    std::fprintf(f, "%s,%s,%.2f,%.4f,%.4f,%.2f,%.4f,%.4f,%.4f,%.4f,\"%s\"\n", r.shape.c_str(), r.tech.c_str(), r.s,
+                 r.time_ms, r.device_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb, g_env->device_name.c_str());
+  std::fclose(f);
+}
+
+inline void print_summary(const std::vector<row>& rows) {
+  std::printf("\n# summary (medians of wall time; device: %s; OpenBLAS core %s)\n", g_env->device_name.c_str(),
+              openblas_get_corename());
+  std::printf("%-22s %-16s %5s %10s %8s %9s %7s %9s %8s\n", "shape", "technique", "s", "time_ms", "GFLOP/s", "vs_dense",
+              "share", "vs_oblas", "vs_clb");
+  for (const row& r : rows)
+    std::printf("%-22s %-16s %5.2f %10.3f %8.1f %9.2f %7.2f %9.2f %8.2f\n", r.shape.c_str(), r.tech.c_str(), r.s,
+                r.time_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb);
+  double g = 0;
+  int n = 0;
+  for (const row& r : rows)
+    if (r.tech == g_sparse_dense && r.shape.rfind("conv", 0) == 0 && r.vs_oblas > 0) g += std::log(r.vs_oblas), ++n;
+  if (n)
+    std::printf("geometric mean over the 224 layers: gapp %s / OpenBLAS = %.2f\n", g_sparse_dense.c_str(), std::exp(g / n));
+}
+
+} // namespace gapp_bench
