@@ -66,6 +66,22 @@ TEST_CASE("gapp-prune prunes 2-D and OIHW .npy files like the library does", "[c
     const auto p = npy::read_floats(tmp("p.npy"));
     REQUIRE(p.shape == shape);
     REQUIRE(p.data == lib.apply(matrix_view(w.data(), rows, cols)));
+    // the metadata beside the mask says what it was made for, and loads back
+    REQUIRE(r.out.find("\"metadata\":\"" + tmp("m.json") + "\"") != std::string::npos);
+    const auto meta = read_mask_metadata(tmp("m.npy"));
+    REQUIRE(meta);
+    REQUIRE(meta->policy == "amd-gcn");
+    REQUIRE(meta->technique == unit_arg);
+    REQUIRE(meta->unit == us);
+    REQUIRE(meta->simd_unit == P::simd_unit);
+    REQUIRE(meta->tile_unit == P::tile_unit);
+    REQUIRE(meta->shape == shape);
+    REQUIRE(meta->gemm_rows == rows);
+    REQUIRE(meta->gemm_cols == cols);
+    REQUIRE(meta->criterion == "l1");
+    REQUIRE(meta->target_sparsity == Approx(s));
+    REQUIRE(meta->achieved_sparsity == Approx(lib.sparsity()).epsilon(1e-7));
+    REQUIRE(meta->version == GAPP_VERSION_STRING);
   };
   for (double s : {0.5, 0.75}) {
     check("element", units::element{}, "w2.npy", w2, 67, 45, {67, 45}, s);

@@ -2,7 +2,7 @@
 // over all platforms, default 0 (PoCL's CPU device in CI).
 #pragma once
 
-#include <gapp/opencl.hpp>
+#include <gapp/nn.hpp>
 
 #include <cstdlib>
 #include <stdexcept>

@@ -40,21 +40,21 @@ struct conv_case {
 };
 
 template <class P>
-void check_conv(opencl::technique t, double sparsity) {
+void check_conv(gapp::technique t, double sparsity) {
   cl_env& env = cl_env::get();
   std::mt19937 g(17);
   const conv_case cases[] = {{2, 3, 8, 9, 7, 3, 1, 1}, {1, 5, 16, 8, 8, 1, 1, 0}, {3, 4, 12, 11, 13, 3, 2, 1},
                              {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}};
   for (const auto& c : cases) {
     INFO("conv " << c.batch << "x" << c.cin << "x" << c.h << "x" << c.w << " -> " << c.cout << " k" << c.k << " s"
-                 << c.stride << " p" << c.pad << " " << opencl::to_string(t));
+                 << c.stride << " p" << c.pad << " " << gapp::to_string(t));
     const conv_shape s{c.cout, c.cin, c.k, c.k};
     const auto w = ref::random_weights(g, s.size(), 0);
     const auto bias = ref::random_weights(g, c.cout, 0);
     opencl::gemm_options opt;
     opt.epi = {true, true};
     opt.bias = bias;
-    auto pg = opencl::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
+    auto pg = gapp::nn::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
                                           s.kernel_area(), opt);
     const auto masked = pg.masked;
     opencl::conv2d_op<P> conv(env.context, env.device, env.cache, s, std::move(pg.op), {c.stride, c.pad});
@@ -72,11 +72,11 @@ void check_conv(opencl::technique t, double sparsity) {
 
 TEMPLATE_TEST_CASE("conv2d on the device matches direct convolution loops", "[opencl][nn]", presets::pocl_avx512,
                    presets::nvidia) {
-  check_conv<TestType>(opencl::technique::dense, 0.0);
-  check_conv<TestType>(opencl::technique::tile, 0.5);
-  check_conv<TestType>(opencl::technique::simd, 0.7);
-  check_conv<TestType>(opencl::technique::channel, 0.4);
-  check_conv<TestType>(opencl::technique::element, 0.8);
+  check_conv<TestType>(gapp::parse_technique("dense"), 0.0);
+  check_conv<TestType>(gapp::parse_technique("tile"), 0.5);
+  check_conv<TestType>(gapp::parse_technique("simd"), 0.7);
+  check_conv<TestType>(gapp::parse_technique("channel"), 0.4);
+  check_conv<TestType>(gapp::parse_technique("element"), 0.8);
 }
 
 TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {
@@ -112,21 +112,21 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
   std::mt19937 g(9);
   for (std::size_t batch : {1, 3}) {
     const auto input = random_input(g, batch, 3, 32, 32);
-    for (auto t : {opencl::technique::dense, opencl::technique::tile, opencl::technique::simd,
-                   opencl::technique::multi, opencl::technique::nm_2_4, opencl::technique::filter,
-                   opencl::technique::element, opencl::technique::balanced, opencl::technique::channel}) {
-      INFO("batch " << batch << " technique " << opencl::to_string(t));
+    for (auto t : {gapp::parse_technique("dense"), gapp::parse_technique("tile"), gapp::parse_technique("simd"),
+                   gapp::parse_technique("multi"), gapp::parse_technique("nm:2:4"), gapp::parse_technique("filter"),
+                   gapp::parse_technique("element"), gapp::parse_technique("simd-balanced"), gapp::parse_technique("channel")}) {
+      INFO("batch " << batch << " technique " << gapp::to_string(t));
       using P = presets::pocl_avx512;
-      opencl::vgg16_net<P>::options opt;
+      gapp::nn::vgg16_net<P>::options opt;
       opt.tech = t, opt.sparsity = 0.5, opt.batch = batch;
       int progress = 0;
       opt.progress = [&](const std::string&) { ++progress; };
-      opencl::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
+      gapp::nn::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
       REQUIRE(progress == 16);
       const auto logits = net.forward(env.queue, input);
       const auto want = nn::forward_host(w, input, &net.effective_params());
       require_close(logits, want, 1e-3);
-      if (t != opencl::technique::dense) REQUIRE(net.sparsity() > 0.3);
+      if (t != gapp::parse_technique("dense")) REQUIRE(net.sparsity() > 0.3);
       REQUIRE(nn::argmax(logits, 10) == nn::argmax(want, 10));
     }
   }
@@ -140,20 +140,20 @@ TEST_CASE("VGG16 with one global sparsity over its layers", "[opencl][nn][vgg16]
   std::mt19937 g(2);
   const auto input = random_input(g, 2, 3, 32, 32);
   using P = presets::pocl_avx512;
-  for (auto t : {opencl::technique::tile, opencl::technique::simd, opencl::technique::channel, opencl::technique::element}) {
-    INFO(opencl::to_string(t));
-    opencl::vgg16_net<P>::options opt;
+  for (auto t : {gapp::parse_technique("tile"), gapp::parse_technique("simd"), gapp::parse_technique("channel"), gapp::parse_technique("element")}) {
+    INFO(gapp::to_string(t));
+    gapp::nn::vgg16_net<P>::options opt;
     opt.tech = t, opt.sparsity = 0.6, opt.batch = 2, opt.global = true;
-    opencl::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
+    gapp::nn::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
     // one target over all pruned layers (conv1_1 stays dense): the total is close to it
     REQUIRE(net.sparsity() > 0.5);
     REQUIRE(net.sparsity() < 0.65);
     require_close(net.forward(env.queue, input), nn::forward_host(w, input, &net.effective_params()), 1e-3);
   }
-  opencl::vgg16_net<P>::options bad;
-  bad.tech = opencl::technique::nm_2_4, bad.global = true;
-  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
-                      Catch::Contains("global selection is not defined for the nm2:4 technique"));
+  gapp::nn::vgg16_net<P>::options bad;
+  bad.tech = gapp::parse_technique("nm:2:4"), bad.global = true;
+  REQUIRE_THROWS_WITH((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
+                      Catch::Contains("global selection is not defined for the nm:2:4 technique"));
 }
 
 TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prune's masks)", "[opencl][nn][vgg16]") {
@@ -164,8 +164,8 @@ TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prun
   std::mt19937 g(4);
   const auto input = random_input(g, 3, 1, 32, 32);
   using P = presets::arm_mali_valhall;
-  for (auto [t, unit_name] : {std::pair{opencl::technique::tile, "tile"}, std::pair{opencl::technique::simd, "simd"},
-                              std::pair{opencl::technique::filter, "filter"}}) {
+  for (auto [t, unit_name] : {std::pair{gapp::parse_technique("tile"), "tile"}, std::pair{gapp::parse_technique("simd"), "simd"},
+                              std::pair{gapp::parse_technique("filter"), "filter"}}) {
     INFO(unit_name);
     // masks selected per layer outside the network; conv1_1 and fc8 left dense (empty masks),
     // and the masked weights stored as a fine-tuned network would hold them
@@ -175,16 +175,16 @@ TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prun
     for (std::size_t i = 1; i + 1 < w.layers.size(); ++i) {
       const auto& sh = w.layers[i].shape;
       const matrix_view v(w.params[i].weight.data(), sh.gemm_rows(), sh.gemm_cols());
-      const auto keep = t == opencl::technique::tile   ? prune<P>(v, units::tile{}, 0.7).keep()
-                        : t == opencl::technique::simd ? prune<P>(v, units::simd{}, 0.7).keep()
+      const auto keep = t == gapp::parse_technique("tile")   ? prune<P>(v, units::tile{}, 0.7).keep()
+                        : t == gapp::parse_technique("simd") ? prune<P>(v, units::simd{}, 0.7).keep()
                                                        : prune<P>(v, units::filter{}, 0.7).keep();
       for (std::size_t k = 0; k < keep.size(); ++k)
         if (!keep[k]) pruned.params[i].weight[k] = 0.0f, ++removed;
       masks[i] = keep;
     }
-    opencl::vgg16_net<P>::options opt;
+    gapp::nn::vgg16_net<P>::options opt;
     opt.tech = t, opt.batch = 3, opt.masks = masks;
-    opencl::vgg16_net<P> net(env.context, env.device, env.cache, pruned, opt);
+    gapp::nn::vgg16_net<P> net(env.context, env.device, env.cache, pruned, opt);
     REQUIRE(net.variants().front() == "dense");
     REQUIRE(net.variants().back() == "dense");
     REQUIRE(net.variants()[5] != "dense");
@@ -193,17 +193,17 @@ TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prun
     REQUIRE(net.sparsity() == Approx(static_cast<double>(removed) / static_cast<double>(total)));
     require_close(net.forward(env.queue, input), nn::forward_host(pruned, input), 1e-3);
   }
-  opencl::vgg16_net<P>::options bad;
-  bad.tech = opencl::technique::tile;
+  gapp::nn::vgg16_net<P>::options bad;
+  bad.tech = gapp::parse_technique("tile");
   bad.masks.resize(3);
-  REQUIRE_THROWS_AS((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::shape_error);
+  REQUIRE_THROWS_AS((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::shape_error);
   bad.masks.assign(w.layers.size(), {});
   bad.masks[4].assign(7, 1);
-  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
+  REQUIRE_THROWS_WITH((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
                       Catch::Contains("the mask of features.10 has 7 values"));
   bad.masks[4].clear();
-  bad.tech = opencl::technique::dense;
-  REQUIRE_THROWS_AS((opencl::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::invalid_argument);
+  bad.tech = gapp::parse_technique("dense");
+  REQUIRE_THROWS_AS((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::invalid_argument);
 }
 
 TEST_CASE("VGG16 weights round trip through a .npy directory with PyTorch names", "[nn][vgg16]") {

@@ -222,8 +222,8 @@ TEST_CASE("a launch the device refuses and an allocation beyond the device are O
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;
   const auto vw = nn::he_init(cfg, 3);
-  opencl::vgg16_net<P>::options opt;
+  gapp::nn::vgg16_net<P>::options opt;
   opt.batch = 4000000; // about 0.6 TB of im2col scratch
-  REQUIRE_THROWS_WITH((opencl::vgg16_net<P>(env.context, env.device, env.cache, vw, opt)),
+  REQUIRE_THROWS_WITH((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, vw, opt)),
                       Catch::Contains("clCreateBuffer") && Catch::Contains("CL_"));
 }

@@ -1,0 +1,229 @@
+// The plan layer on the host: every packed format meets its kernel's arguments in the
+// kernel's order, and running the plan as the kernels index it gives the reference product;
+// validation names the field of any inconsistent packed structure; one unit and technique
+// vocabulary.
+#include <catch2/catch.hpp>
+
+#include "plan_interpreter.hpp"
+#include "reference.hpp"
+
+#include <gapp/prune.hpp>
+
+#include <cmath>
+#include <string>
+
+using namespace gapp;
+
+namespace {
+
+const std::pair<std::size_t, std::size_t> shapes[] = {{1, 9}, {7, 18}, {64, 64}, {67, 99}, {130, 207}};
+
+/// act(W·X + bias) with the masked W, in double.
+std::vector<float> reference(const std::vector<float>& w, std::size_t rows, std::size_t cols, const std::vector<float>& x,
+                             std::size_t n, const kernels::plan_options& o) {
+  std::vector<float> y(rows * n);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n; ++j) {
+      double a = o.epi.bias ? o.bias[r] : 0.0;
+      for (std::size_t k = 0; k < cols; ++k) a += double(w[r * cols + k]) * x[k * n + j];
+      y[r * n + j] = static_cast<float>(o.epi.relu ? std::max(a, 0.0) : a);
+    }
+  return y;
+}
+
+void require_close(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double d = std::fabs(double(got[i]) - want[i]);
+    worst = std::isnan(got[i]) ? INFINITY : std::max(worst, d / (1.0 + std::fabs(want[i])));
+  }
+  REQUIRE(worst < 1e-4);
+}
+
+template <class P, class U>
+void check_unit(const U& unit_in, double s, bool balanced) {
+  std::mt19937 g(11);
+  for (auto [rows, cols] : shapes)
+    for (bool epi : {false, true}) {
+      U unit = unit_in;
+      if constexpr (std::is_same_v<U, units::channel>)
+        if (cols % static_cast<std::size_t>(unit.kernel_area)) continue;
+      const auto w = ref::random_weights(g, rows * cols, 0);
+      const matrix_view v(w, rows, cols);
+      prune_options po;
+      po.balanced = balanced;
+      const auto m = prune<P>(v, unit, s, po);
+      kernels::plan_options o;
+      o.epi = {epi, epi};
+      if (epi) o.bias = ref::random_weights(g, rows, 0);
+      const kernels::gemm_plan plan = kernels::plan_gemm<P>(pack(v, m), o);
+      const std::size_t n = 1 + rows % 13;
+      const auto x = ref::random_weights(g, cols * n, 0);
+      INFO(P::name << " " << units::name_of<U>() << (balanced ? "-balanced " : " ") << rows << "x" << cols
+                   << " variant " << plan.variant << " epilogue " << epi);
+      require_close(ref::run_plan<P>(plan, x, n), reference(m.apply(v), rows, cols, x, n, o));
+      if (plan.gemm) {
+        // the arguments are the kernel's, in its order, and the source declares exactly them
+        const auto& table = unit_traits<U>::kernel_walk == walk::csr ? kernels::csr_kernel_args() : kernels::gemm_kernel_args();
+        REQUIRE(plan.gemm->args.size() == table.size());
+        for (std::size_t i = 0; i < table.size(); ++i) REQUIRE(std::string(plan.gemm->args[i].arg.name) == table[i].name);
+        REQUIRE(plan.gemm->source.source.find(kernels::parameter_list(table)) != std::string::npos);
+        REQUIRE(plan.gemm->config.mode == unit_traits<U>::kernel_walk);
+      }
+    }
+}
+
+template <class P>
+void check_all_units() {
+  check_unit<P>(units::element{}, 0.7, false);
+  check_unit<P>(units::simd{}, 0.6, false);
+  check_unit<P>(units::simd{}, 0.6, true);
+  check_unit<P>(units::tile{}, 0.5, false);
+  check_unit<P>(units::tile{}, 0.5, true);
+  check_unit<P>(units::multi{}, 0.7, false);
+  check_unit<P>(units::multi{}, 0.7, true);
+  check_unit<P>(units::filter{}, 0.5, false);
+  check_unit<P>(units::filter{}, 0.99, false); // every row pruned: a fill alone
+  check_unit<P>(units::channel{9}, 0.4, false);
+  check_unit<P>(units::channel{9}, 0.99, false); // every channel pruned
+  check_unit<P>(units::nm{2, 4}, 0.5, false);
+  check_unit<P>(units::block{P::tm, P::tk}, 0.5, false);
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("plan: every unit runs as its kernel indexes it", "[plan]", presets::pocl_avx512, presets::nvidia,
+                   presets::arm_mali_valhall) {
+  check_all_units<TestType>();
+}
+
+TEST_CASE("plan: dense weights, arguments and geometry", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(5);
+  const auto w = ref::random_weights(g, 70 * 33, 0);
+  const auto plan = kernels::plan_gemm<P>(matrix_view(w, 70, 33));
+  REQUIRE(plan.variant == "dense");
+  REQUIRE(!plan.fill);
+  const auto& l = *plan.gemm;
+  REQUIRE(l.arg("M").value == 70);
+  REQUIRE(l.arg("K").value == 33);
+  REQUIRE(l.arg("N").source == kernels::arg_source::launch_n);
+  REQUIRE(l.arg("X").source == kernels::arg_source::input_x);
+  REQUIRE(l.arg("Y").source == kernels::arg_source::output_y);
+  REQUIRE(l.arg("Wv").bound);
+  for (const char* unused : {"I0", "I1", "I2", "I3", "IB", "rowmap", "kmap", "bias"}) REQUIRE(!l.arg(unused).bound);
+  const auto geo = l.geometry(100);
+  REQUIRE(geo.local[0] == static_cast<std::size_t>(P::work_group_x));
+  REQUIRE(geo.local[1] == static_cast<std::size_t>(P::work_group_y));
+  REQUIRE(geo.global[0] == (100 + P::tn - 1) / P::tn * P::work_group_x);
+  REQUIRE(geo.global[1] == (70 + P::tm - 1) / P::tm * P::work_group_y);
+  REQUIRE_THROWS_WITH(l.arg("Z"), Catch::Contains("no argument 'Z'"));
+  const auto x = ref::random_weights(g, 33 * 5, 0);
+  require_close(ref::run_plan<P>(plan, x, 5), reference(w, 70, 33, x, 5, {}));
+
+  kernels::plan_options o;
+  o.epi.bias = true;
+  o.bias.assign(69, 0.0f);
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(matrix_view(w, 70, 33), o), shape_error);
+  o.bias.assign(70, 0.0f);
+  o.bias[3] = NAN;
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(matrix_view(w, 70, 33), o), value_error);
+}
+
+namespace {
+
+/// Corrupting `field` of a valid packed structure must raise format_error naming it, from
+/// validate() and from the plan.
+template <class P, class U, class F>
+void expect_refused(const packed<P, U>& good, const char* field, F&& corrupt) {
+  packed<P, U> bad = good;
+  corrupt(bad);
+  INFO(units::name_of<U>() << ": corrupting " << field);
+  try {
+    validate(bad);
+    FAIL("validate accepted it");
+  } catch (const format_error& e) {
+    REQUIRE(e.field().rfind(field, 0) == 0);
+  }
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(bad), format_error);
+}
+
+} // namespace
+
+TEST_CASE("validation: every field of every packed format is checked", "[plan][validate]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(3);
+  const std::size_t R = 70, C = 99;
+  const auto w = ref::random_weights(g, R * C, 0);
+  const matrix_view v(w, R, C);
+
+  const auto tile = pack(v, prune<P>(v, units::tile{}, 0.5));
+  REQUIRE_NOTHROW(validate(tile));
+  expect_refused(tile, "col_idx", [](auto& p) { p.col_idx[0] = 1000; });
+  expect_refused(tile, "col_idx", [](auto& p) { p.col_idx[0] = -1; });
+  expect_refused(tile, "row_ptr", [](auto& p) { p.row_ptr.back() += 1; });
+  expect_refused(tile, "row_ptr", [](auto& p) { p.row_ptr.pop_back(); });
+  expect_refused(tile, "values", [](auto& p) { p.values.pop_back(); });
+  expect_refused(tile, "values", [](auto& p) { p.values[1] = INFINITY; });
+  expect_refused(tile, "block_rows", [](auto& p) { p.block_rows = 8; });
+
+  const auto simd = pack(v, prune<P>(v, units::simd{}, 0.5));
+  expect_refused(simd, "k_idx", [](auto& p) { p.k_idx[0] = static_cast<std::int32_t>(C); });
+  expect_refused(simd, "k_idx", [](auto& p) { p.k_idx[1] = p.k_idx[0]; }); // a repeat
+  expect_refused(simd, "row_ptr", [](auto& p) { std::swap(p.row_ptr[1], p.row_ptr[2]); p.row_ptr[1] += 100; });
+  expect_refused(simd, "values", [](auto& p) { p.values.resize(p.values.size() - 3); });
+  expect_refused(simd, "unit_rows", [](auto& p) { p.unit_rows += 1; });
+  expect_refused(simd, "fixed_count", [](auto& p) { p.fixed_count = 12345; });
+
+  const auto multi = pack(v, prune<P>(v, units::multi{}, 0.7));
+  expect_refused(multi, "tile_col", [](auto& p) { p.tile_col[0] = 99; });
+  expect_refused(multi, "seg_ptr", [](auto& p) { p.seg_ptr.back() -= 1; });
+  expect_refused(multi, "k_idx", [](auto& p) { p.k_idx[0] = static_cast<std::int32_t>(C) + 8; });
+  expect_refused(multi, "tile_ptr", [](auto& p) { p.tile_ptr[0] = 1; });
+
+  const auto csr = pack(v, prune<P>(v, units::element{}, 0.7));
+  expect_refused(csr, "col_idx", [](auto& p) { p.col_idx[2] = static_cast<std::int32_t>(C); });
+  expect_refused(csr, "values", [](auto& p) { p.values.push_back(1.0f); });
+  expect_refused(csr, "row_ptr", [](auto& p) { p.row_ptr[3] = -5; });
+
+  const auto nm = pack(v, prune<P>(v, units::nm{2, 4}));
+  expect_refused(nm, "index", [](auto& p) { p.index[0] = 4; });
+  expect_refused(nm, "index", [](auto& p) { p.index.pop_back(); });
+  expect_refused(nm, "n", [](auto& p) { p.n = 5; });
+
+  const auto filter = pack(v, prune<P>(v, units::filter{}, 0.5));
+  expect_refused(filter, "kept_rows", [](auto& p) { p.kept_rows[0] = static_cast<std::int32_t>(R); });
+  expect_refused(filter, "values", [](auto& p) { p.values.pop_back(); });
+
+  const auto channel = pack(v, prune<P>(v, units::channel{9}, 0.5));
+  expect_refused(channel, "kept_channels", [](auto& p) { p.kept_channels[0] = 11; });
+  expect_refused(channel, "kernel_area", [](auto& p) { p.kernel_area = 7; });
+
+  // a struct built by hand, of the wrong size everywhere
+  packed<P, units::tile> empty;
+  REQUIRE_THROWS_AS(validate(empty), format_error);
+}
+
+TEST_CASE("vocabulary: unit traits and technique names", "[plan][vocabulary]") {
+  STATIC_REQUIRE(std::is_same_v<packed<presets::nvidia, units::simd>::format_type, unit_list>);
+  STATIC_REQUIRE(std::is_same_v<packed<presets::nvidia, units::block>::format_type, block_list>);
+  STATIC_REQUIRE(unit_traits<units::filter>::kernel_walk == walk::dense);
+  STATIC_REQUIRE(!unit_traits<units::nm>::balanceable);
+  STATIC_REQUIRE(!units::is_unit_v<int>);
+
+  for (const char* name : {"dense", "element", "filter", "channel", "simd", "tile", "multi", "nm:2:4", "nm:1:8",
+                           "block:4x4", "simd-balanced", "tile-balanced", "multi-balanced", "element-balanced"})
+    REQUIRE(to_string(parse_technique(name)) == name);
+  REQUIRE(parse_technique("dense").dense());
+  REQUIRE(parse_technique("simd-balanced").is<units::simd>());
+  REQUIRE(parse_technique("simd-balanced").balanced);
+  REQUIRE(parse_technique("nm:2:4").family() == "nm");
+  REQUIRE_THROWS_WITH(parse_technique("balanced"), Catch::Contains("unknown technique 'balanced'"));
+  REQUIRE_THROWS_WITH(parse_technique("nm2:4"), Catch::Contains("unknown technique"));
+  REQUIRE_THROWS_WITH(parse_technique("filter-balanced"), Catch::Contains("not defined for filter units"));
+  REQUIRE_THROWS_WITH(parse_unit("nm:5:4"), Catch::Contains("need N <= M"));
+  REQUIRE_THROWS_WITH(parse_unit("nm:0:4"), Catch::Contains("positive integers"));
+  REQUIRE_THROWS_WITH(parse_unit("block:4"), Catch::Contains("block:RxC"));
+  REQUIRE(std::get<units::channel>(parse_unit("channel", 9)).kernel_area == 9);
+}
