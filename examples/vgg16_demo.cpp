@@ -7,7 +7,7 @@
 //
 // DIR holds PyTorch-named .npy files (see docs/nn.md); without it the weights are
 // He-initialised from a fixed seed.
-#include <gapp/opencl.hpp>
+#include <gapp/nn.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -26,7 +26,7 @@ struct args_t {
   std::size_t batch = 1;
   double sparsity = 0.75;
   int reps = 3;
-  std::string techniques = "dense,element,filter,channel,nm2:4,simd,tile,multi,balanced";
+  std::string techniques = "dense,element,filter,channel,nm:2:4,simd,tile,multi,simd-balanced";
   std::string weights;
 };
 
@@ -72,10 +72,10 @@ int main(int argc, char** argv) try {
   cl::CommandQueue queue(ctx, dev, CL_QUEUE_PROFILING_ENABLE);
   gapp::opencl::program_cache cache;
 
-  std::vector<gapp::opencl::technique> techs;
+  std::vector<gapp::technique> techs;
   {
     std::stringstream ss(a.techniques);
-    for (std::string t; std::getline(ss, t, ',');) techs.push_back(gapp::opencl::parse_technique(t));
+    for (std::string t; std::getline(ss, t, ',');) techs.push_back(gapp::parse_technique(t));
   }
   const gapp::nn::vgg16_weights w =
       a.weights.empty() ? gapp::nn::he_init(a.cfg, 2021) : gapp::nn::load_npy_dir(a.cfg, a.weights);
@@ -100,15 +100,15 @@ int main(int argc, char** argv) try {
     double dense_ms = 0, logit_scale = 0;
     for (auto t : techs) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::printf("[%-8s] pruning, packing and building kernels:", gapp::opencl::to_string(t));
+      std::printf("[%-8s] pruning, packing and building kernels:", gapp::to_string(t));
       std::fflush(stdout);
-      typename gapp::opencl::vgg16_net<P>::options opt;
+      typename gapp::nn::vgg16_net<P>::options opt;
       opt.tech = t, opt.sparsity = a.sparsity, opt.batch = a.batch;
       opt.progress = [](const std::string& layer) {
         std::printf(" %s", layer.c_str());
         std::fflush(stdout);
       };
-      gapp::opencl::vgg16_net<P> net(ctx, dev, cache, w, opt);
+      gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);
       std::printf(" (%.1f s)\n           running", seconds_since(t0));
       std::fflush(stdout);
       std::vector<float> logits = net.forward(queue, input); // warm-up: first launches
@@ -139,8 +139,8 @@ int main(int argc, char** argv) try {
       }
       std::printf(" done (%.1f s)\n", seconds_since(t0));
       const double ms = times[times.size() / 2];
-      if (t == gapp::opencl::technique::dense) dense_ms = ms;
-      rows.push_back({gapp::opencl::to_string(t), net.sparsity(), ms, net.kept_l2_fraction(), diff});
+      if (t == gapp::parse_technique("dense")) dense_ms = ms;
+      rows.push_back({gapp::to_string(t), net.sparsity(), ms, net.kept_l2_fraction(), diff});
     }
     std::printf("\n| technique | sparsity | latency (ms) | speedup vs dense | share of ideal | kept L2 | max |Δlogit| |\n"
                 "|---|---|---|---|---|---|---|\n");

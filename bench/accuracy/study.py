@@ -28,11 +28,11 @@ TECHNIQUES = {
     "element": (["--unit", "element"], None),
     "filter": (["--unit", "filter"], None),
     "channel": (["--unit", "channel"], None),
-    "nm2:4": (["--unit", "nm:2:4"], [0.5]),
+    "nm:2:4": (["--unit", "nm:2:4"], [0.5]),
     "simd": (["--unit", "simd"], None),
     "tile": (["--unit", "tile"], None),
     "multi": (["--unit", "multi"], None),
-    "balanced": (["--unit", "simd", "--balanced"], None),
+    "simd-balanced": (["--unit", "simd", "--balanced"], None),
 }
 
 
