@@ -52,7 +52,8 @@ std::vector<float> run_plan(const gapp::kernels::gemm_plan& plan, const std::vec
     const auto Wv = l.arg("Wv").as<float>();
     const auto I0 = l.arg("I0").as<std::int32_t>(), I1 = l.arg("I1").as<std::int32_t>();
     const auto I2 = l.arg("I2").as<std::int32_t>(), I3 = l.arg("I3").as<std::int32_t>();
-    const auto IB = l.arg("IB").as<std::uint8_t>(), kmap = l.arg("kmap").as<std::int32_t>();
+    const auto IB = l.arg("IB").as<std::uint8_t>();
+    const auto kmap = l.arg("kmap").as<std::int32_t>();
     const int count = l.arg("count").value;
     const std::size_t TM = P::tm, TK = P::tk, RM = P::rm, UR = P::simd_unit.rows, KV = P::kv;
     const std::size_t tile_rows = (M + TM - 1) / TM;
@@ -132,7 +133,7 @@ std::vector<float> run_plan(const gapp::kernels::gemm_plan& plan, const std::vec
     case walk::csr: break;
     }
   }
-  const auto rowmap = l.arg("rowmap").as<std::int32_t>();
+  const auto rowmap = c.mode == walk::csr ? std::vector<std::int32_t>() : l.arg("rowmap").as<std::int32_t>();
   for (std::size_t m = 0; m < M; ++m) {
     const std::size_t row = c.rowmap ? static_cast<std::size_t>(rowmap.at(m)) : m;
     const float b = c.epi.bias ? bias.at(row) : 0.0f;

@@ -113,8 +113,12 @@ TEST_CASE("device query picks a preset that can run", "[opencl][device]") {
   const std::string name = opencl::pick_preset(info);
   REQUIRE(presets::all::contains(name));
   if (info.type & CL_DEVICE_TYPE_CPU) REQUIRE(name.rfind("pocl-", 0) == 0);
-  const std::string got = opencl::dispatch(env.device, [](auto p) { return std::string(decltype(p)::name); });
+  policy_choice choice;
+  const std::string got = opencl::dispatch(env.device, [](auto p) { return std::string(decltype(p)::name); }, &choice);
   REQUIRE(got == name);
+  REQUIRE(choice.name == name);
+  if (info.cpu) REQUIRE(!choice.fallback); // a CPU device always has a rule
+  REQUIRE(!choice.reason.empty());
 }
 
 TEST_CASE("a policy the device cannot run is rejected before launch", "[opencl][errors]") {
@@ -216,8 +220,12 @@ TEST_CASE("a launch the device refuses and an allocation beyond the device are O
     FAIL("a launch on a null queue was accepted");
   } catch (const opencl::opencl_error& e) {
     REQUIRE(e.code() == CL_INVALID_COMMAND_QUEUE);
-    REQUIRE(std::string(e.what()).find("clEnqueueNDRangeKernel(gapp GEMM): CL_INVALID_COMMAND_QUEUE") != std::string::npos);
+    REQUIRE(std::string(e.what()).find("clEnqueueNDRangeKernel(gapp_gemm): CL_INVALID_COMMAND_QUEUE") != std::string::npos);
   }
+  // X and Y the same buffer: the kernels read X while writing Y (restrict)
+  cl::CommandQueue q(env.context, env.device);
+  cl::Buffer both(env.context, CL_MEM_READ_WRITE, 16 * 16 * 4);
+  REQUIRE_THROWS_WITH(op.enqueue(q, both, both, 8), Catch::Contains("X and Y are the same buffer"));
   // a network whose scratch buffers exceed what the device can allocate
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 8, cfg.classes = 4;

@@ -83,8 +83,34 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     INFO(r.err);
     REQUIRE(r.status == 0);
     REQUIRE(r.out.find("\"masked_layers\":14") != std::string::npos);
+    REQUIRE(r.out.find("\"masks_unchecked\":14") != std::string::npos); // no metadata: said, not silent
     REQUIRE(r.out.find("\"kernels\":[\"dense\",\"tile") != std::string::npos);
     close(npy::read_floats(dir + "/tile.npy").data, nn::forward_host(pruned, x));
+
+    // metadata beside one mask: checked when it fits, refused when it names another policy
+    // or technique, before any work
+    const auto& l2 = w.layers[2];
+    mask_metadata meta;
+    meta.policy = "arm-mali-valhall", meta.technique = "tile", meta.granularity = "tile";
+    meta.unit = P::tile_unit, meta.simd_unit = P::simd_unit, meta.tile_unit = P::tile_unit;
+    meta.shape = nn::weight_shape(l2), meta.gemm_rows = l2.shape.gemm_rows(), meta.gemm_cols = l2.shape.gemm_cols();
+    meta.criterion = "l1", meta.target_sparsity = 0.75, meta.achieved_sparsity = 0.75;
+    const std::string meta_file = dir + "/tile/" + l2.name + ".mask.json";
+    npy::write_atomic(meta_file, to_json(meta));
+    const auto checked = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
+    INFO(checked.err);
+    REQUIRE(checked.status == 0);
+    REQUIRE(checked.out.find("\"masks_checked\":1,\"masks_unchecked\":13") != std::string::npos);
+    const auto as_simd = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique simd" + common, dir);
+    REQUIRE(as_simd.status != 0);
+    REQUIRE(as_simd.err.find(meta_file + ": the mask was made with technique 'tile'") != std::string::npos);
+    meta.policy = "nvidia", meta.simd_unit = presets::nvidia::simd_unit, meta.tile_unit = presets::nvidia::tile_unit;
+    npy::write_atomic(meta_file, to_json(meta));
+    const auto other = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
+    REQUIRE(other.status != 0);
+    REQUIRE(other.err.find("made for policy 'nvidia'") != std::string::npos);
+    REQUIRE(other.err.find("runs with policy 'arm-mali-valhall'") != std::string::npos);
+    fs::remove(meta_file);
 
     // a mask whose shape does not fit its layer
     const std::uint8_t one = 1;
