@@ -148,11 +148,25 @@ inline void gapp_store_from(const floatV v, __global float* p, const int first) 
 
 /* X row of GEMM index k: through the channel map (compacted K), else clamped to K-1 so
    that zero-padded weights past K read a valid row (and add 0). */
+inline int gapp_xrow(const int k, const int K, __global const int* restrict kmap) {
 #if GAPP_KMAP
-#define GAPP_XROW(k) kmap[(k)]
+  return kmap[k];
 #else
-#define GAPP_XROW(k) min((k), K - 1)
+  return min(k, K - 1);
 #endif
+}
+#define GAPP_XROW(k) gapp_xrow((k), K, kmap)
+
+/* The entries [x, y) of list i (the kept tiles of a tile row, the kept units of a
+   row-block): `count` each when every list keeps the same (balanced, no pointer reads),
+   else from the pointer array. Both families read their lists' bounds here. */
+inline int2 gapp_list(__global const int* restrict ptr, const int i, const int count) {
+#if GAPP_FIXED
+  return (int2)(i * count, i * count + count);
+#else
+  return (int2)(ptr[i], ptr[i + 1]);
+#endif
+}
 )GAPPCL";
 
 } // namespace gapp::kernels::cl_source

@@ -2,8 +2,10 @@
 //
 // A work-item computes an RM × RN register tile, RN = NV vectors of GAPP_VW floats along N,
 // and walks K reading W and X straight from global memory (caches do the blocking). The
-// walk over W depends on GAPP_MODE; the kept units come from packed lists, never from
-// per-unit flags.
+// walk over W is chosen by GAPP_MODE (one of the named GAPP_WALK_* modes); the kept units
+// come from packed lists, never from per-unit flags. Each walk is a small inline function,
+// called once per edge case of the work-item's columns with that case as a constant, so
+// the compiler specialises each copy (vector loads where the columns are inside N).
 #pragma once
 
 namespace gapp::kernels::cl_source {
@@ -18,13 +20,6 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
    up to 64 lines. Only where the compiler takes __builtin_prefetch on a global pointer
    (PoCL's CPU devices; the runtime defines GAPP_SOFTWARE_PREFETCH there); elsewhere it
    compiles to nothing. */
-#if defined(GAPP_SOFTWARE_PREFETCH) && GAPP_RN * 4 > 64
-#define GAPP_PREFETCH_ROW(p) { __builtin_prefetch((p), 0, 2); __builtin_prefetch((p) + 16, 0, 2); }
-#elif defined(GAPP_SOFTWARE_PREFETCH)
-#define GAPP_PREFETCH_ROW(p) __builtin_prefetch((p), 0, 2)
-#else
-#define GAPP_PREFETCH_ROW(p) {}
-#endif
 #ifndef GAPP_PD
 #define GAPP_PD 8
 #endif
@@ -32,113 +27,176 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #define GAPP_KLOOP _Pragma("unroll 1")
 #endif
 
-/* X row k -> xv[0..NV) for this work-item's columns. FULL: 0 = some of the RN columns lie
-   past N, 1 = all inside N, 2 = all inside and vector-aligned (N % VW == 0). */
-#define GAPP_LOAD_X(k, FULL)                                                              \
-  {                                                                                       \
-    __global const float* xr_ = X + (size_t)GAPP_XROW(k) * N + n0;                        \
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)                                    \
-      xv[j] = (FULL) == 2 ? GAPP_VLOAD_A(xr_ + j * GAPP_VW)                                 \
-            : (FULL) == 1 ? GAPP_VLOAD(xr_ + j * GAPP_VW)                                   \
-                          : gapp_load_part(xr_ + j * GAPP_VW, N - n0 - j * GAPP_VW);         \
-  }
+/* The edge cases of a work-item's RN columns. */
+#define GAPP_EDGE_PART 0    /* some columns lie past N: guarded per-lane loads */
+#define GAPP_EDGE_FULL 1    /* all inside N */
+#define GAPP_EDGE_ALIGNED 2 /* all inside N and vector-aligned (N % VW == 0) */
 
-/* acc[i][*] += w(i) * xv[*] for the RM rows. */
-#define GAPP_RANK1(WEXPR)                                                                  \
-  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                    \
-    const floatV a_ = (floatV)(WEXPR);                                                     \
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
-  }
+/* What every walk reads: the operands, and where this work-item's tile lies. */
+typedef struct {
+  __global const float* restrict X;
+  __global const float* restrict Wv;
+  __global const int* restrict I1;
+  __global const int* restrict I2;
+  __global const int* restrict I3;
+  __global const uchar* restrict IB;
+  __global const int* restrict kmap;
+  int N, K, n0;
+} gapp_walk_args;
 
-/* GAPP_WALK_RANGE(FULL, c0, c1) walks part [c0, c1) of the work: k in dense mode, kept
-   blocks in tile mode. GAPP_KCHUNK (in k, a multiple of GAPP_TK) splits the walk into
-   chunks with a work-group barrier between them, so that the work-items of a group share
-   each chunk's X rows while they are in cache: on CPU devices, where they run one after
-   another on a core, each work-item's pass over a long K otherwise evicts the X rows (and
-   their TLB entries) before the next one reads them. */
-#if GAPP_MODE == GAPP_WALK_DENSE /* dense: W in k-major panels of RM rows, padded to Mp x Kp */
-#define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
-  for (int k0 = (c0); k0 < (c1); k0 += GAPP_TK) {                                          \
-    GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
-      floatV xv[GAPP_NV];                                                                  \
-      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
-      GAPP_RANK1(wp[(size_t)(k0 + kk) * GAPP_RM + i]);                                     \
-    }                                                                                      \
-  }
-#define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, 0, Kp)
-#elif GAPP_MODE == GAPP_WALK_TILE /* tile: kept TM x TK blocks of this tile row */
-#define GAPP_WALK_RANGE(FULL, c0, c1)                                                      \
-  for (int b = (c0); b < (c1); ++b) {                                                      \
-    const int k0 = I1[b] * GAPP_TK;                                                        \
-    const int kn_ = I1[b + 1 < b1 ? b + 1 : b] * GAPP_TK; /* the next kept block */        \
-    __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;        \
-    GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {                               \
-      GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kn_ + kk) * N + n0);                         \
-      floatV xv[GAPP_NV];                                                                  \
-      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
-      GAPP_RANK1(wb[i * GAPP_TK + kk]);                                                    \
-    }                                                                                      \
-  }
-#define GAPP_WALK(FULL) GAPP_WALK_RANGE(FULL, b0, b1)
-#elif GAPP_MODE == GAPP_WALK_SIMD || GAPP_MODE == GAPP_WALK_MULTI /* simd / multi: kept UR x KV units, k-major values */
-#define GAPP_UNITS(U0, U1, FULL)                                                           \
-  for (int u = (U0); u < min((U0) + GAPP_PD, (U1)); ++u) { /* prologue: the first PD units */ \
-    const int kp_ = I3[u];                                                                 \
-    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk)                                 \
-      GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                         \
-  }                                                                                        \
-  for (int u = (U0); u < (U1); ++u) {                                                      \
-    if (u + GAPP_PD < (U1)) {                                                              \
-      const int kp_ = I3[u + GAPP_PD];                                                     \
-      _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk)                               \
-        GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kp_ + kk) * N + n0);                       \
-    }                                                                                      \
-    GAPP_UNIT(u, FULL)                                                                     \
-  }
-/* One kept unit: KV k-steps of UR rows. */
-#define GAPP_UNIT(u, FULL)                                                                 \
-  {                                                                                        \
-    const int k0 = I3[u];                                                                  \
-    __global const float* wu = Wv + (size_t)u * (GAPP_KV * GAPP_UR) + roff;                \
-    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) {                               \
-      floatV xv[GAPP_NV];                                                                  \
-      GAPP_LOAD_X(k0 + kk, FULL);                                                          \
-      GAPP_RANK1(wu[kk * GAPP_UR + i]);                                                    \
-    }                                                                                      \
-  }
-#if GAPP_MODE == GAPP_WALK_SIMD
-#define GAPP_WALK(FULL) GAPP_UNITS(u0, u1, FULL)
-#else
-/* Multi-level: the units of this row-block inside each kept tile. A kept tile holds only a
-   few units per row-block, too few for a prefetch that runs ahead inside the tile, so the
-   walk prefetches the next kept tile's TK rows instead: the work-group's row-blocks
-   together read most of them. Only the first row-block does, which on CPU devices runs
-   first; the others find the rows in cache. */
-#define GAPP_WALK(FULL)                                                                    \
-  for (int t = b0; t < b1; ++t) {                                                          \
-    const int s = t * (GAPP_TM / GAPP_UR) + rblk;                                          \
-    if (rblk == 0) {                                                                       \
-      const int kn_ = I1[t + 1 < b1 ? t + 1 : t] * GAPP_TK;                                \
-      _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk)                               \
-        GAPP_PREFETCH_ROW(X + (size_t)GAPP_XROW(kn_ + kk) * N + n0);                       \
-    }                                                                                      \
-    for (int u = I2[s]; u < I2[s + 1]; ++u) GAPP_UNIT(u, FULL)                             \
-  }
+static inline __attribute__((always_inline)) void gapp_prefetch_row(const gapp_walk_args* a, const int k) {
+#if defined(GAPP_SOFTWARE_PREFETCH)
+  __global const float* p = a->X + (size_t)gapp_xrow(k, a->K, a->kmap) * a->N + a->n0;
+  __builtin_prefetch(p, 0, 2);
+#if GAPP_RN * 4 > 64
+  __builtin_prefetch(p + 16, 0, 2);
 #endif
-#elif GAPP_MODE == GAPP_WALK_NM /* N:M: per row, NM_N (value, offset) slots in each group of NM_M */
-#define GAPP_WALK(FULL)                                                                    \
-  for (int g = 0; g < G; ++g) {                                                            \
-    _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {                                  \
-      _Pragma("unroll") for (int s = 0; s < GAPP_NM_N; ++s) {                              \
-        const size_t slot = ((size_t)(m0 + i) * G + g) * GAPP_NM_N + s;                    \
-        floatV xv[GAPP_NV];                                                                \
-        GAPP_LOAD_X(g * GAPP_NM_M + (int)IB[slot], FULL);                                  \
-        const floatV a_ = (floatV)(Wv[slot]);                                              \
-        _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a_, xv[j], acc[i][j]); \
-      }                                                                                    \
-    }                                                                                      \
-  }
 #endif
+}
+
+/* X row k → xv[0..NV) for this work-item's columns. */
+static inline __attribute__((always_inline)) void gapp_load_x(floatV* xv, const gapp_walk_args* a, const int k, const int edge) {
+  __global const float* xr = a->X + (size_t)gapp_xrow(k, a->K, a->kmap) * a->N + a->n0;
+  _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)
+    xv[j] = edge == GAPP_EDGE_ALIGNED ? GAPP_VLOAD_A(xr + j * GAPP_VW)
+          : edge == GAPP_EDGE_FULL    ? GAPP_VLOAD(xr + j * GAPP_VW)
+                                      : gapp_load_part(xr + j * GAPP_VW, a->N - a->n0 - j * GAPP_VW);
+}
+
+/* acc[i][*] += w[i·stride] · xv[*] for the RM rows. */
+static inline __attribute__((always_inline)) void gapp_rank1(floatV acc[GAPP_RM][GAPP_NV], const floatV* xv, __global const float* w, const int stride) {
+  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
+    const floatV a = (floatV)(w[i * stride]);
+    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(a, xv[j], acc[i][j]);
+  }
+}
+
+/* k steps [k0, k0 + TK) of the row k0 reads, with W at w (RM weights per k, stride `ws`
+   between rows, `ks` between k steps). */
+static inline __attribute__((always_inline)) void gapp_k_steps(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int k0, __global const float* w,
+                         const int ks, const int ws, const int edge) {
+  GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {
+    floatV xv[GAPP_NV];
+    gapp_load_x(xv, a, k0 + kk, edge);
+    gapp_rank1(acc, xv, w + kk * ks, ws);
+  }
+}
+
+/* One kept SIMD unit u: KV k steps of UR rows, k-major values; this work-item's rows
+   start `roff` rows into the unit. */
+static inline __attribute__((always_inline)) void gapp_unit(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int u, const int roff,
+                      const int edge) {
+  const int k0 = a->I3[u];
+  __global const float* wu = a->Wv + (size_t)u * (GAPP_KV * GAPP_UR) + roff;
+  _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) {
+    floatV xv[GAPP_NV];
+    gapp_load_x(xv, a, k0 + kk, edge);
+    gapp_rank1(acc, xv, wu + kk * GAPP_UR, 1);
+  }
+}
+
+/* Dense: k in [c0, c1) over W in k-major panels of RM rows (wp: this work-item's panel). */
+static inline __attribute__((always_inline)) void gapp_walk_dense(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, __global const float* wp,
+                            const int c0, const int c1, const int edge) {
+  for (int k0 = c0; k0 < c1; k0 += GAPP_TK) gapp_k_steps(acc, a, k0, wp + (size_t)k0 * GAPP_RM, GAPP_RM, 1, edge);
+}
+
+/* Tile: kept TM × TK blocks [c0, c1) of this tile row, whose list ends at b_end; prefetches
+   the next kept block's X rows. `mt`: this work-item's first row inside the tile. */
+static inline __attribute__((always_inline)) void gapp_walk_tiles(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int mt, const int c0,
+                            const int c1, const int b_end, const int edge) {
+  for (int b = c0; b < c1; ++b) {
+    const int k0 = a->I1[b] * GAPP_TK, kn = a->I1[b + 1 < b_end ? b + 1 : b] * GAPP_TK;
+    __global const float* wb = a->Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;
+    GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {
+      gapp_prefetch_row(a, kn + kk);
+      floatV xv[GAPP_NV];
+      gapp_load_x(xv, a, k0 + kk, edge);
+      gapp_rank1(acc, xv, wb + kk, GAPP_TK);
+    }
+  }
+}
+
+/* SIMD units: the kept units [u0, u1) of this row-block, prefetching the X rows of the
+   unit PD ahead. */
+static inline __attribute__((always_inline)) void gapp_walk_units(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int u0, const int u1,
+                            const int roff, const int edge) {
+  for (int u = u0; u < min(u0 + GAPP_PD, u1); ++u) { /* prologue: the first PD units */
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) gapp_prefetch_row(a, a->I3[u] + kk);
+  }
+  for (int u = u0; u < u1; ++u) {
+    if (u + GAPP_PD < u1) {
+      _Pragma("unroll") for (int kk = 0; kk < GAPP_KV; ++kk) gapp_prefetch_row(a, a->I3[u + GAPP_PD] + kk);
+    }
+    gapp_unit(acc, a, u, roff, edge);
+  }
+}
+
+/* Multi-level: the units of row-block `rblk` inside each kept tile [b0, b1). A kept tile
+   holds only a few units per row-block, too few for a prefetch that runs ahead inside the
+   tile, so the walk prefetches the next kept tile's TK rows instead: the work-group's
+   row-blocks together read most of them. Only the first row-block does, which on CPU
+   devices runs first; the others find the rows in cache. */
+static inline __attribute__((always_inline)) void gapp_walk_multi(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int b0, const int b1,
+                            const int rblk, const int roff, const int edge) {
+  for (int t = b0; t < b1; ++t) {
+    const int s = t * (GAPP_TM / GAPP_UR) + rblk;
+    if (rblk == 0) {
+      const int kn = a->I1[t + 1 < b1 ? t + 1 : t] * GAPP_TK;
+      _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) gapp_prefetch_row(a, kn + kk);
+    }
+    for (int u = a->I2[s]; u < a->I2[s + 1]; ++u) gapp_unit(acc, a, u, roff, edge);
+  }
+}
+
+#if GAPP_MODE == GAPP_WALK_NM
+/* N:M: per row, NM_N (value, offset) slots in each of the G groups of NM_M along K. */
+static inline __attribute__((always_inline)) void gapp_walk_nm(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int m0, const int edge) {
+  const int G = (a->K + GAPP_NM_M - 1) / GAPP_NM_M;
+  for (int g = 0; g < G; ++g) {
+    _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
+      _Pragma("unroll") for (int s = 0; s < GAPP_NM_N; ++s) {
+        const size_t slot = ((size_t)(m0 + i) * G + g) * GAPP_NM_N + s;
+        floatV xv[GAPP_NV];
+        gapp_load_x(xv, a, g * GAPP_NM_M + (int)a->IB[slot], edge);
+        const floatV w = (floatV)(a->Wv[slot]);
+        _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = fma(w, xv[j], acc[i][j]);
+      }
+    }
+  }
+}
+#endif
+
+/* Where this work-item's walk goes: the part [c0, c1) of its range (k for the dense walk,
+   kept blocks for the tile walk; the other walks take their whole list). */
+typedef struct {
+  __global const float* wp; /* dense: this work-item's panel */
+  int b0, b1;               /* tile, multi: this tile row's kept tiles; simd: this row-block's units */
+  int mt, m0, rblk, roff;
+} gapp_walk_place;
+
+static inline __attribute__((always_inline)) void gapp_walk(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const gapp_walk_place* p, const int c0,
+                      const int c1, const int edge) {
+#if GAPP_MODE == GAPP_WALK_DENSE
+  gapp_walk_dense(acc, a, p->wp, c0, c1, edge);
+#elif GAPP_MODE == GAPP_WALK_TILE
+  gapp_walk_tiles(acc, a, p->mt, c0, c1, p->b1, edge);
+#elif GAPP_MODE == GAPP_WALK_SIMD
+  gapp_walk_units(acc, a, p->b0, p->b1, p->roff, edge);
+#elif GAPP_MODE == GAPP_WALK_MULTI
+  gapp_walk_multi(acc, a, p->b0, p->b1, p->rblk, p->roff, edge);
+#elif GAPP_MODE == GAPP_WALK_NM
+  gapp_walk_nm(acc, a, p->m0, edge);
+#endif
+}
+
+/* The walk compiled once per edge case, each with its case as a constant. */
+static inline __attribute__((always_inline)) void gapp_walk_by_edge(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const gapp_walk_place* p,
+                              const int c0, const int c1, const int aligned, const int full) {
+  if (aligned) gapp_walk(acc, a, p, c0, c1, GAPP_EDGE_ALIGNED);
+  else if (full) gapp_walk(acc, a, p, c0, c1, GAPP_EDGE_FULL);
+  else gapp_walk(acc, a, p, c0, c1, GAPP_EDGE_PART);
+}
 
 __kernel __attribute__((reqd_work_group_size(GAPP_WX, GAPP_WY, 1)))
 void gapp_gemm(GAPP_GEMM_PARAMS) {
@@ -156,52 +214,40 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
     _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
 
+  const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0};
+  gapp_walk_place p = {Wv, 0, 0, mt, m0, mt / GAPP_UR, m0 % GAPP_UR};
+  int c_begin = 0, c_end = 0;
 #if GAPP_MODE == GAPP_WALK_DENSE
   const int Kp = ((K + GAPP_TK - 1) / GAPP_TK) * GAPP_TK;
-  __global const float* wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
+  p.wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
+  c_end = Kp;
 #elif GAPP_MODE == GAPP_WALK_TILE || GAPP_MODE == GAPP_WALK_MULTI
-#if GAPP_FIXED
-  const int b0 = tr * count, b1 = b0 + count;
-#else
-  const int b0 = I0[tr], b1 = I0[tr + 1];
-#endif
-#endif
-#if GAPP_MODE == GAPP_WALK_SIMD || GAPP_MODE == GAPP_WALK_MULTI
-  const int rblk = mt / GAPP_UR, roff = m0 % GAPP_UR;
-#endif
-#if GAPP_MODE == GAPP_WALK_SIMD
-  const int rb = m0 / GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
-  int u0 = 0, u1 = 0;
-  if (rb < nrb) {
-#if GAPP_FIXED
-    u0 = rb * count; u1 = u0 + count;
-#else
-    u0 = I0[rb]; u1 = I0[rb + 1];
-#endif
+  const int2 tiles = gapp_list(I0, tr, count);
+  p.b0 = tiles.x, p.b1 = tiles.y;
+  c_begin = tiles.x, c_end = tiles.y;
+#elif GAPP_MODE == GAPP_WALK_SIMD
+  const int rb = m0 / GAPP_UR;
+  if (rb < (M + GAPP_UR - 1) / GAPP_UR) {
+    const int2 units = gapp_list(I0, rb, count);
+    p.b0 = units.x, p.b1 = units.y;
   }
-#endif
-#if GAPP_MODE == GAPP_WALK_NM
-  const int G = (K + GAPP_NM_M - 1) / GAPP_NM_M;
 #endif
 
   const int full = n0 + GAPP_RN <= N, aligned = full && N % GAPP_VW == 0;
   const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
-/* The walk compiled for each edge case of this work-item's columns. */
-#define GAPP_BY_EDGE(WALK) { if (aligned) { WALK(2) } else if (full) { WALK(1) } else { WALK(0) } }
 #if defined(GAPP_KCHUNK) && (GAPP_MODE == GAPP_WALK_DENSE || GAPP_MODE == GAPP_WALK_TILE)
-#if GAPP_MODE == GAPP_WALK_DENSE
-  const int c_begin = 0, c_end = Kp, c_step = GAPP_KCHUNK;
-#else
-  const int c_begin = b0, c_end = b1, c_step = GAPP_KCHUNK / GAPP_TK;
-#endif
-#define GAPP_WALK_CHUNK(FULL) GAPP_WALK_RANGE(FULL, c0, c1)
-  for (int c0 = c_begin; c0 < c_end; c0 += c_step) { /* the same trip count in the group */
-    const int c1 = min(c_end, c0 + c_step);
-    if (active) GAPP_BY_EDGE(GAPP_WALK_CHUNK)
+  /* K in chunks (GAPP_KCHUNK k, a multiple of TK) with a work-group barrier between them,
+     so that the work-items of a group share each chunk's X rows while they are in cache:
+     on CPU devices, where they run one after another on a core, each work-item's pass over
+     a long K otherwise evicts the X rows (and their TLB entries) before the next one reads
+     them. The same trip count in the whole group. */
+  const int c_step = GAPP_MODE == GAPP_WALK_DENSE ? GAPP_KCHUNK : GAPP_KCHUNK / GAPP_TK;
+  for (int c0 = c_begin; c0 < c_end; c0 += c_step) {
+    if (active) gapp_walk_by_edge(acc, &a, &p, c0, min(c_end, c0 + c_step), aligned, full);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 #else
-  if (active) GAPP_BY_EDGE(GAPP_WALK)
+  if (active) gapp_walk_by_edge(acc, &a, &p, c_begin, c_end, aligned, full);
 #endif
   if (!active) return;
 

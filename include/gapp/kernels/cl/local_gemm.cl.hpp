@@ -66,11 +66,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 #elif GAPP_MODE == GAPP_WALK_TILE /* tile: only the kept blocks of this tile row */
-#if GAPP_FIXED
-  const int b0 = tr * count, b1 = b0 + count;
-#else
-  const int b0 = I0[tr], b1 = I0[tr + 1];
-#endif
+  const int2 tiles = gapp_list(I0, tr, count);
+  const int b0 = tiles.x, b1 = tiles.y;
   for (int b = b0; b < b1; ++b) {
     const int k0 = I1[b] * GAPP_TK;
     for (int e = tid; e < GAPP_TM * GAPP_TK; e += GAPP_WG) {
@@ -86,11 +83,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int rb = m0 / GAPP_UR, roff = m0 % GAPP_UR, nrb = (M + GAPP_UR - 1) / GAPP_UR;
   int p = 0, p1 = 0;
   if (rb < nrb) {
-#if GAPP_FIXED
-    p = rb * count; p1 = p + count;
-#else
-    p = I0[rb]; p1 = I0[rb + 1];
-#endif
+    const int2 units = gapp_list(I0, rb, count);
+    p = units.x, p1 = units.y;
   }
   for (int kt = 0; kt < nkt; ++kt) {
     const int k0 = kt * GAPP_TK;
@@ -100,11 +94,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 #elif GAPP_MODE == GAPP_WALK_MULTI /* multi: kept tiles only; inside each, this row-block's kept units */
-#if GAPP_FIXED
-  const int b0 = tr * count, b1 = b0 + count;
-#else
-  const int b0 = I0[tr], b1 = I0[tr + 1];
-#endif
+  const int2 tiles = gapp_list(I0, tr, count);
+  const int b0 = tiles.x, b1 = tiles.y;
   const int rblk = mt / GAPP_UR, roff = m0 % GAPP_UR;
   for (int t = b0; t < b1; ++t) {
     const int k0 = I1[t] * GAPP_TK;
