@@ -29,15 +29,19 @@ void bench_gapp(benchmark::State& st, const layer& l, Unit unit, double s, bool 
   opt.balanced = balanced;
   std::unique_ptr<gapp::opencl::gemm_op<P>> op;
   double achieved = 0;
+  gapp::unit_shape us{1, 1};
   if constexpr (std::is_same_v<Unit, void*>) {
     op = std::make_unique<gapp::opencl::gemm_op<P>>(g_env->ctx, g_env->dev, g_env->cache, wv);
   } else {
     const auto m = gapp::prune<P>(wv, unit, s, opt);
     achieved = m.sparsity();
+    us = m.shape();
     op = std::make_unique<gapp::opencl::gemm_op<P>>(g_env->ctx, g_env->dev, g_env->cache, gapp::pack(wv, m));
   }
   st.SetLabel(op->variant());
   time_device(st, l, achieved, [&] { return op->enqueue(g_env->q, d.xb, d.yb, static_cast<std::size_t>(l.N)); });
+  st.counters["unit_rows"] = us.rows; // the selecting unit, for the CSV's flags
+  st.counters["unit_cols"] = us.cols;
 }
 
 template <class P>

@@ -10,7 +10,7 @@ namespace gapp_bench {
 
 // ------------------------------------------------------------------ results, CSV, summary
 struct result {
-  double time = 0, wall = 0, device = 0, sparsity = 0;
+  double time = 0, wall = 0, device = 0, sparsity = 0, unit_rows = 0, unit_cols = 0;
   std::string label;
 };
 std::map<std::string, result> g_results; // "shape/technique/s" -> median
@@ -35,6 +35,7 @@ public:
           return it == r.counters.end() ? 0.0 : static_cast<double>(it->second);
         };
         x.wall = get("wall_ms"), x.device = get("device_ms"), x.sparsity = get("sparsity");
+        x.unit_rows = get("unit_rows"), x.unit_cols = get("unit_cols");
       }
     }
     ConsoleReporter::ReportRuns(runs);
@@ -44,7 +45,19 @@ public:
 struct row {
   std::string shape, tech;
   double s, time_ms, device_ms, gflops, vs_dense, share, vs_oblas, vs_clb;
+  double achieved = 0;
+  std::string unit, flag; ///< flag: "empty" (pruned away entirely), "off-target" (more than a unit from s)
 };
+
+/// Why a sparse row must stay out of geomeans and ranges: the layer pruned away entirely (a
+/// GEMM that does nothing), or an achieved sparsity more than one unit's share of the matrix
+/// from the target.
+inline std::string flag_of(const layer& l, double target, const result& r) {
+  if (r.unit_rows <= 0 || l.M <= 0) return "";
+  if (r.sparsity >= 1.0 - 1e-9) return "empty";
+  const double unit_share = r.unit_rows * r.unit_cols / (static_cast<double>(l.M) * l.K);
+  return std::fabs(r.sparsity - target) > unit_share + 1e-9 ? "off-target" : "";
+}
 
 inline std::vector<row> rows_of(const std::vector<layer>& ls) {
   std::vector<row> out;
@@ -69,8 +82,12 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
       const result* dense = tech.find("local") != std::string::npos || !dd ? dl : dd;
       const bool peer = tech == "openblas" || tech == "clblast";
       const double sp = dense && !peer ? dense->time / r.time : 0.0;
-      out.push_back({l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
-                     ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0});
+      row x{l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
+            ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0};
+      x.achieved = r.sparsity;
+      if (r.unit_rows > 0) x.unit = std::to_string(static_cast<int>(r.unit_rows)) + "x" + std::to_string(static_cast<int>(r.unit_cols));
+      if (s > 0) x.flag = flag_of(l, s, r);
+      out.push_back(x);
     }
   }
   return out;
@@ -80,10 +97,11 @@ inline void write_csv(const std::vector<row>& rows, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) throw std::runtime_error("cannot write " + path);
   std::fprintf(f, "shape,technique,sparsity,time_ms,device_ms,gflops_dense_equiv,speedup_vs_gapp_dense,share_of_ideal,"
-                  "speedup_vs_openblas,speedup_vs_clblast,device\n");
+                  "speedup_vs_openblas,speedup_vs_clblast,device,achieved_sparsity,unit,flag\n");
   for (const row& r : rows)
-    std::fprintf(f, "%s,%s,%.2f,%.4f,%.4f,%.2f,%.4f,%.4f,%.4f,%.4f,\"%s\"\n", r.shape.c_str(), r.tech.c_str(), r.s,
-                 r.time_ms, r.device_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb, g_env->device_name.c_str());
+    std::fprintf(f, "%s,%s,%.2f,%.4f,%.4f,%.2f,%.4f,%.4f,%.4f,%.4f,\"%s\",%.4f,%s,%s\n", r.shape.c_str(), r.tech.c_str(),
+                 r.s, r.time_ms, r.device_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb,
+                 g_env->device_name.c_str(), r.achieved, r.unit.c_str(), r.flag.c_str());
   std::fclose(f);
 }
 
