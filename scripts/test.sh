@@ -13,14 +13,15 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGAPP_BUILD_TESTS=ON -DGAPP_BUILD_EXAMPLES=ON -DGAPP_BUILD_TOOLS=ON \
   -DGAPP_BUILD_BENCH=ON
 cmake --build "$build" -j "$jobs"
-ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+ctest --test-dir "$build" -j "$jobs" --no-tests=error --output-on-failure --timeout 600
 
 # The accuracy study's smoke run: PyTorch and Fashion-MNIST from Debian, gapp-prune masks,
-# gapp-vgg16 on the OpenCL device against PyTorch (skipped when PyTorch cannot be installed).
+# gapp-vgg16 on the OpenCL device against PyTorch. Skipped, with a SKIPPED line, only when
+# PyTorch cannot be installed from the Debian archive; any other failure fails the run.
 rc=0
 GAPP_BUILD_DIR="$build" bash bench/accuracy/run --smoke || rc=$?
 if [ "$rc" -eq 77 ]; then
-  echo "accuracy smoke run skipped: the Debian PyTorch package is not installable here"
+  echo "SKIPPED: accuracy smoke run (python3-torch cannot be installed from the Debian archive here)"
 elif [ "$rc" -ne 0 ]; then
   echo "accuracy smoke run failed (exit status $rc)"
   exit "$rc"
@@ -31,7 +32,7 @@ tsan="$build-tsan"
 cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF
 cmake --build "$tsan" -j "$jobs" --target gapp_opencl_tests
-TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --output-on-failure --timeout 600
+TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --no-tests=error --output-on-failure --timeout 600
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (leaks included;
 # tests/sanitizers/lsan.supp lists what the OpenCL loader and PoCL keep until exit).
@@ -41,7 +42,7 @@ cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_EXAMPLES=OF
 cmake --build "$asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp" \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$asan" -j "$jobs" --output-on-failure --timeout 900
+  ctest --test-dir "$asan" -j "$jobs" --no-tests=error --output-on-failure --timeout 900
 
 # 30 seconds of each libFuzzer target (clang), from the committed seeds.
 fuzz="$build-fuzz"

@@ -61,11 +61,16 @@ void compare(const std::vector<float>& got, const std::vector<float>& want, cons
 }
 
 /// Runs one op over X and checks Y against the reference.
+/// `tuning`: whether gemm_op adds the device's build options (on PoCL's CPU device the direct
+/// family's software prefetch and K chunks); without them, the kernels other devices build.
+bool g_tuning = true;
+
 template <class P, class W>
 void run_case(const W& weights, const std::vector<float>& masked, std::size_t M, std::size_t K, std::size_t N,
               bool bias_on, bool relu, std::mt19937& g, const char* expect_variant, bool balanced = false) {
   cl_env& env = cl_env::get();
   opencl::gemm_options opt;
+  opt.device_tuning = g_tuning;
   opt.epi.bias = bias_on, opt.epi.relu = relu;
   std::vector<float> bias;
   if (bias_on) bias = ref::random_weights(g, M, 0), opt.bias = bias;
@@ -83,14 +88,16 @@ void run_case(const W& weights, const std::vector<float>& masked, std::size_t M,
 }
 
 template <class P>
-void all_variants() {
+void all_variants(bool tuning) {
+  g_tuning = tuning;
   std::mt19937 g(31337);
   int cases = 0;
   for (const shape& s : shapes)
     for (double sp : {0.0, 0.5, 0.9, -1.0}) { // -1: everything pruned
       const auto w = ref::random_weights(g, s.M * s.K, 0);
       const matrix_view wv(w, s.M, s.K);
-      INFO(P::tm << "x" << P::tn << "x" << P::tk << " " << s.M << "x" << s.K << "x" << s.N << " s " << sp);
+      INFO(P::tm << "x" << P::tn << "x" << P::tk << " " << s.M << "x" << s.K << "x" << s.N << " s " << sp
+                 << " device options " << tuning);
       const bool relu = (cases++ % 2) == 0;
       auto masks_for = [&](auto unit) {
         using U = decltype(unit);
@@ -121,6 +128,12 @@ void all_variants() {
       {
         auto m = masks_for(units::multi{});
         run_case<P>(pack(wv, m), m.apply(wv), s.M, s.K, s.N, true, relu, g, "multi");
+        if (sp >= 0) {
+          prune_options bal;
+          bal.balanced = true;
+          auto mb = prune<P>(wv, units::multi{}, sp, bal);
+          run_case<P>(pack(wv, mb), mb.apply(wv), s.M, s.K, s.N, true, !relu, g, "multi");
+        }
       }
       {
         auto m = sp < 0 ? masks_for(units::nm{2, 4}) : prune<P>(wv, units::nm{2, 4});
@@ -145,7 +158,16 @@ void all_variants() {
 
 TEMPLATE_TEST_CASE("every GEMM kernel variant matches the host reference", "[opencl][gemm]", direct_a, direct_b,
                    direct_c, direct_d, local_a, local_b, local_c) {
-  all_variants<TestType>();
+  all_variants<TestType>(true);
+  g_tuning = true;
+}
+
+// The direct family as devices other than PoCL's CPU device build it (no software prefetch,
+// no K chunks): every variant again, at the same shapes.
+TEMPLATE_TEST_CASE("every direct GEMM kernel variant without device build options", "[opencl][gemm]", direct_a,
+                   direct_b, direct_c, direct_d) {
+  all_variants<TestType>(false);
+  g_tuning = true;
 }
 
 TEST_CASE("channel-compacted GEMM on a convolution's kernel area", "[opencl][gemm]") {

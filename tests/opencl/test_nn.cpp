@@ -39,6 +39,16 @@ struct conv_case {
   std::size_t batch, cin, cout, h, w, k, stride, pad;
 };
 
+/// He-initialised weights with random non-zero biases (he_init's are 0), so that a wrong
+/// bias, or a wrong act(bias) fill of pruned rows, changes the logits.
+nn::vgg16_weights with_biases(nn::vgg16_weights w, unsigned seed) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, 0.2f);
+  for (auto& p : w.params)
+    for (auto& b : p.bias) b = d(g);
+  return w;
+}
+
 template <class P>
 void check_conv(gapp::technique t, double sparsity) {
   cl_env& env = cl_env::get();
@@ -77,6 +87,11 @@ TEMPLATE_TEST_CASE("conv2d on the device matches direct convolution loops", "[op
   check_conv<TestType>(gapp::parse_technique("simd"), 0.7);
   check_conv<TestType>(gapp::parse_technique("channel"), 0.4);
   check_conv<TestType>(gapp::parse_technique("element"), 0.8);
+  check_conv<TestType>(gapp::parse_technique("filter"), 0.5);
+  check_conv<TestType>(gapp::parse_technique("multi"), 0.6);
+  check_conv<TestType>(gapp::parse_technique("nm:2:4"), 0.5);
+  check_conv<TestType>(gapp::parse_technique("simd-balanced"), 0.6);
+  check_conv<TestType>(gapp::parse_technique("tile-balanced"), 0.5);
 }
 
 TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {
@@ -103,7 +118,7 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
   cl_env& env = cl_env::get();
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.in_channels = 3, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
-  const auto w = nn::he_init(cfg, 42);
+  const auto w = with_biases(nn::he_init(cfg, 42), 42);
   REQUIRE(w.layers.size() == 16);
   REQUIRE(w.layers[0].name == "features.0");
   REQUIRE(w.layers[12].name == "features.28");
@@ -136,7 +151,7 @@ TEST_CASE("VGG16 with one global sparsity over its layers", "[opencl][nn][vgg16]
   cl_env& env = cl_env::get();
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
-  const auto w = nn::he_init(cfg, 5);
+  const auto w = with_biases(nn::he_init(cfg, 5), 5);
   std::mt19937 g(2);
   const auto input = random_input(g, 2, 3, 32, 32);
   using P = presets::pocl_avx512;
@@ -160,7 +175,7 @@ TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prun
   cl_env& env = cl_env::get();
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
-  auto w = nn::he_init(cfg, 8);
+  auto w = with_biases(nn::he_init(cfg, 8), 8);
   std::mt19937 g(4);
   const auto input = random_input(g, 3, 1, 32, 32);
   using P = presets::arm_mali_valhall;

@@ -30,7 +30,14 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
   fs::create_directories(dir + "/tile");
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
-  const auto w = nn::he_init(cfg, 3);
+  const auto w = [&] { // random non-zero biases (he_init's are 0)
+    auto v = nn::he_init(cfg, 3);
+    std::mt19937 gb(3);
+    std::normal_distribution<float> d(0.0f, 0.2f);
+    for (auto& p : v.params)
+      for (auto& b : p.bias) b = d(gb);
+    return v;
+  }();
   nn::save_npy_dir(w, dir + "/dense");
 
   // 7 images (the last batch of 3 is partial) and their labels
