@@ -52,11 +52,13 @@ struct row {
 /// Why a sparse row must stay out of geomeans and ranges: the layer pruned away entirely (a
 /// GEMM that does nothing), or an achieved sparsity more than one unit's share of the matrix
 /// from the target.
-inline std::string flag_of(const layer& l, double target, const result& r) {
+/// Balanced selection rounds in every bank (row of units), so its step is one unit per bank.
+inline std::string flag_of(const layer& l, double target, const result& r, bool balanced) {
   if (r.unit_rows <= 0 || l.M <= 0) return "";
   if (r.sparsity >= 1.0 - 1e-9) return "empty";
-  const double unit_share = r.unit_rows * r.unit_cols / (static_cast<double>(l.M) * l.K);
-  return std::fabs(r.sparsity - target) > unit_share + 1e-9 ? "off-target" : "";
+  double step = r.unit_rows * r.unit_cols / (static_cast<double>(l.M) * l.K);
+  if (balanced) step *= std::ceil(l.M / r.unit_rows);
+  return std::fabs(r.sparsity - target) > step + 1e-9 ? "off-target" : "";
 }
 
 inline std::vector<row> rows_of(const std::vector<layer>& ls) {
@@ -86,7 +88,7 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
             ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0};
       x.achieved = r.sparsity;
       if (r.unit_rows > 0) x.unit = std::to_string(static_cast<int>(r.unit_rows)) + "x" + std::to_string(static_cast<int>(r.unit_cols));
-      if (s > 0) x.flag = flag_of(l, s, r);
+      if (s > 0) x.flag = flag_of(l, s, r, tech.find("balanced") != std::string::npos);
       out.push_back(x);
     }
   }
