@@ -26,7 +26,7 @@ const char* const usage =
     "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
     "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
     "       gapp-prune --list-policies\n"
-    "WEIGHTS.npy is a float32 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
+    "WEIGHTS.npy is a float32 or float64 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
     "written as uint8 (1 = kept) with the input's shape, its metadata (policy, technique, unit\n"
     "shapes, sparsity) as JSON beside it (MASK.npy -> MASK.json); one JSON line goes to stdout.\n";
 
@@ -84,7 +84,11 @@ int run(int argc, char** argv) {
     if (a == "--policy") policy = value();
     else if (a == "--unit") unit_s = value();
     else if (a == "--sparsity") sparsity = parse_double(value(), "--sparsity");
-    else if (a == "--tile-sparsity") tile_sparsity = parse_double(value(), "--tile-sparsity");
+    else if (a == "--tile-sparsity") {
+      tile_sparsity = parse_double(value(), "--tile-sparsity");
+      if (!(*tile_sparsity >= 0 && *tile_sparsity < 1))
+        throw usage_error("--tile-sparsity must lie in [0, 1), got " + num(*tile_sparsity));
+    }
     else if (a == "--criterion") criterion_s = value();
     else if (a == "--balanced") balanced = true;
     else if (a == "--scores") scores_path = value();
@@ -100,15 +104,10 @@ int run(int argc, char** argv) {
   if (unit_s.empty()) throw usage_error("--unit is required");
   if (mask_path.empty()) throw usage_error("--mask is required");
   if (weights_path.empty()) throw usage_error("no weights file given");
-  namespace fs = std::filesystem;
-  for (const std::string* out : {&mask_path, &pruned_path})
-    if (!out->empty() && fs::exists(*out) && fs::exists(weights_path) && fs::equivalent(*out, weights_path))
-      throw usage_error("output '" + *out + "' would overwrite the weights file");
-  if (!pruned_path.empty() && pruned_path == mask_path) throw usage_error("--mask and --pruned name the same file");
+  // no output may be an input or another output (compared as files, through links)
   const std::string meta_path = gapp::metadata_path(mask_path);
-  for (const std::string* other : {&weights_path, &pruned_path, &scores_path})
-    if (!other->empty() && *other == meta_path)
-      throw usage_error("the mask's metadata file '" + meta_path + "' would overwrite '" + *other + "'");
+  gapp::io::require_distinct({{"--mask", mask_path}, {"--pruned", pruned_path}, {"the mask's metadata", meta_path}},
+                             {{"the weights file", weights_path}, {"--scores", scores_path}});
   const gapp::criterion crit = gapp::parse_criterion(criterion_s);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -144,7 +143,7 @@ int run(int argc, char** argv) {
   gapp::prune_options opt;
   opt.criterion = crit;
   opt.balanced = balanced;
-  opt.scores = scores ? scores->data.data() : nullptr;
+  if (scores) opt.scores = gapp::float_span(scores->data);
   const gapp::matrix_view wm(w.data, rows, cols);
 
   std::string json;
@@ -176,9 +175,9 @@ int run(int argc, char** argv) {
           std::string meta_json = gapp::to_json(meta);
           if constexpr (std::is_same_v<U, gapp::units::multi>)
             meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity)));
-          gapp::npy::write_atomic(mask_path, mask_img);
-          if (!pruned_path.empty()) gapp::npy::write_atomic(pruned_path, pruned_img);
-          gapp::npy::write_atomic(meta_path, meta_json + "\n");
+          std::vector<std::pair<std::string, std::string>> outputs{{mask_path, mask_img}, {meta_path, meta_json + "\n"}};
+          if (!pruned_path.empty()) outputs.emplace_back(pruned_path, pruned_img);
+          gapp::npy::write_all_atomic(outputs); // all or nothing
           const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
           json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
                  ",\"metadata\":" + gapp::detail::json_string(meta_path) + ",\"elapsed_ms\":" + num(ms) + "}";

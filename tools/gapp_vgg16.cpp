@@ -3,8 +3,8 @@
 //
 //   gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR]
 //              [--technique dense|element|filter|channel|nm:N:M|simd|tile|multi|UNIT-balanced]
-//              [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]
-//              [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]
+//              [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]
+//              [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]
 //
 // X.npy: float32 N × in_channels × input × input (NCHW, already normalised); Y.npy: N
 // uint8 labels. With --masks, DIR/<layer>.mask.npy (uint8, the layer's weight shape, as
@@ -24,8 +24,10 @@ namespace {
 
 const char* const usage =
     "usage: gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR] [--technique T]\n"
-    "                  [--policy NAME] [--device N] [--input 32] [--in-channels 1] [--width 1]\n"
-    "                  [--hidden 4096] [--classes 1000] [--batch 100] [--logits OUT.npy]\n"
+    "                  [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]\n"
+    "                  [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]\n"
+    "Defaults: S 224, C 3, W 1, H 4096, K 1000, B 100 (at most 65536). With --masks DIR, the\n"
+    "masks are DIR/<layer>.mask.npy for layer features.0 ... features.28, classifier.0, .3, .6.\n"
     "Runs VGG16-D (.npy weights with PyTorch state_dict names) on the images with gapp's OpenCL\n"
     "kernels; T is dense, element, filter, channel, nm:N:M, simd, tile, multi, block:RxC or\n"
     "UNIT-balanced (simd-balanced, tile-balanced, ...).\n";
@@ -69,13 +71,21 @@ int run(int argc, char** argv) {
     else if (a == "--logits") logits_path = value();
     else if (a == "--technique") tech_s = value();
     else if (a == "--policy") policy = value();
-    else if (a == "--device") device = static_cast<std::size_t>(number(value(), a));
+    else if (a == "--device") {
+      const std::string v = value();
+      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw gapp::invalid_argument("--device expects a device index (0, 1, ...), got '" + v + "'");
+      device = static_cast<std::size_t>(std::stoul(v));
+    }
     else if (a == "--input") cfg.input = count(value(), a);
     else if (a == "--in-channels") cfg.in_channels = count(value(), a);
     else if (a == "--width") cfg.width = number(value(), a);
     else if (a == "--hidden") cfg.hidden = count(value(), a);
     else if (a == "--classes") cfg.classes = count(value(), a);
-    else if (a == "--batch") batch = count(value(), a);
+    else if (a == "--batch") {
+      batch = count(value(), a);
+      if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536, got " + std::to_string(batch));
+    }
     else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
   }
   if (weights.empty() || images.empty()) throw gapp::invalid_argument("--weights and --images are required");
@@ -85,12 +95,24 @@ int run(int argc, char** argv) {
   if (!tech.dense() && masks_dir.empty())
     throw gapp::invalid_argument("a sparse --technique needs --masks (gapp-prune's mask files)");
 
+  // --logits may be no input: not the images, the labels, a weight file, a mask or its metadata
+  if (!logits_path.empty()) {
+    std::vector<gapp::io::named_path> inputs{{"--images", images}, {"--labels", labels}};
+    for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
+      for (const char* suffix : {".weight.npy", ".bias.npy"})
+        inputs.push_back({"a weight file", weights + "/" + l.name + suffix});
+      if (!masks_dir.empty())
+        for (const char* suffix : {".mask.npy", ".mask.json"})
+          inputs.push_back({"a mask file", masks_dir + "/" + l.name + suffix});
+    }
+    gapp::io::require_distinct({{"--logits", logits_path}}, inputs);
+  }
   const gapp::nn::vgg16_weights w = gapp::nn::load_npy_dir(cfg, weights);
   const gapp::npy::tensor<float> x = gapp::npy::read_floats(images);
   const std::size_t C = cfg.in_channels, S = cfg.input;
   if (x.shape.size() != 4 || x.shape[1] != C || x.shape[2] != S || x.shape[3] != S || x.shape[0] == 0)
     throw gapp::shape_error(images + ": images must be N x " + std::to_string(C) + " x " + std::to_string(S) + " x " +
-                            std::to_string(S) + " (NCHW float32)");
+                            std::to_string(S) + " (NCHW float32), got shape " + gapp::detail::json_array(x.shape));
   const std::size_t N = x.shape[0];
   for (float v : x.data)
     if (!std::isfinite(v)) throw gapp::value_error(images + ": the images hold NaN or Inf");
@@ -143,10 +165,11 @@ int run(int argc, char** argv) {
     opt.masks = std::move(masks);
     const auto t0 = std::chrono::steady_clock::now();
     gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);
-    const auto t1 = std::chrono::steady_clock::now();
     const std::size_t B = opt.batch, img = C * S * S, K = cfg.classes;
     std::vector<float> logits(N * K);
     gapp::nn::tensor4 in(B, C, S, S);
+    net.forward(queue, in); // one pass before timing: some drivers finish compiling at the first launch
+    const auto t1 = std::chrono::steady_clock::now();
     for (std::size_t b0 = 0; b0 < N; b0 += B) {
       const std::size_t nb = std::min(B, N - b0); // the last batch is zero-filled to the net's batch
       std::fill(in.data.begin(), in.data.end(), 0.0f);

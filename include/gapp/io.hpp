@@ -2,3 +2,4 @@
 #pragma once
 
 #include "io/npy.hpp"
+#include "io/paths.hpp"

@@ -125,7 +125,18 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
   bad[7] = std::nanf("");
   npy::write(tmp("nan.npy"), {16, 16}, bad.data());
   { std::ofstream(tmp("junk.npy")) << "not a numpy file"; }
+  npy::write(tmp("s.npy"), {16, 16}, w.data());
+  fs::remove(tmp("link.npy"));
+  fs::create_symlink(tmp("ok.npy"), tmp("link.npy"));
+  fs::create_directories(tmp("adir"));
+  fs::remove(tmp("fifo"));
+  REQUIRE(std::system(("mkfifo " + tmp("fifo")).c_str()) == 0);
   const std::string mask = tmp("never.npy");
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string ok_bytes = bytes(tmp("ok.npy")), s_bytes = bytes(tmp("s.npy"));
   const std::string ok = " --mask " + mask + " " + tmp("ok.npy");
   const std::pair<std::string, std::string> cases[] = {
       {"--policy nvidiaa --unit simd --sparsity 0.5" + ok, "unknown policy 'nvidiaa'"},
@@ -143,7 +154,7 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
       {"--policy nvidia --unit simd --sparsity 0.5 --frobnicate" + ok, "unknown option"},
       {"--policy nvidia --unit simd --sparsity 0.5 " + tmp("ok.npy"), "--mask is required"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask, "no weights file"},
-      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("missing.npy"), "cannot open"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("missing.npy"), "no such file"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("junk.npy"), "not a .npy file"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("w3.npy"), "2-D (M x K) or 4-D"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("nan.npy"), "NaN value at (0, 7)"},
@@ -151,7 +162,32 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --scores " + tmp("w3.npy") + " " + tmp("ok.npy"),
        "scores have shape"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("ok.npy") + " " + tmp("ok.npy"),
-       "would overwrite the weights"},
+       "is the same file as the weights file"},
+      // hostile paths: outputs that are inputs under another name, or not regular files
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + std::string(GAPP_TEST_TMP) + "/./cli_ok.npy " + tmp("ok.npy"),
+       "is the same file as the weights file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("link.npy") + " " + tmp("ok.npy"),
+       "is the same file as the weights file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --scores " + tmp("s.npy") + " --mask " + tmp("s.npy") + " " +
+           tmp("ok.npy"),
+       "is the same file as --scores"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --pruned " + std::string(GAPP_TEST_TMP) + "/../tmp/cli_never.npy " + tmp("ok.npy"),
+       "are the same file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --pruned " + tmp("never.json") + " " + tmp("ok.npy"),
+       "are the same file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("adir") + " " + tmp("ok.npy"),
+       "is a directory; refusing to replace it"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("fifo") + " " + tmp("ok.npy"),
+       "is a FIFO; refusing to replace it"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " " + tmp("adir"), "is a directory, not a regular file"},
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --scores " + tmp("adir") + " " + tmp("ok.npy"),
+       "is a directory, not a regular file"},
+      // an error in a later output leaves none written (the mask is made, the pruned file cannot be)
+      {"--policy nvidia --unit simd --sparsity 0.5 --mask " + mask + " --pruned " + tmp("no-dir/p.npy") + " " + tmp("ok.npy"),
+       "cannot open a temporary file"},
+      // options checked on their own
+      {"--policy nvidia --unit nm:5:4" + ok, "need N <= M"},
+      {"--policy nvidia --unit multi --sparsity 0.5 --tile-sparsity -0.3" + ok, "--tile-sparsity must lie in [0, 1)"},
       {"--policy nvidia --unit simd --sparsity 0.5 --mask " + tmp("no-dir/m.npy") + " " + tmp("ok.npy"),
        "cannot open a temporary file"},
   };
@@ -164,8 +200,19 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
     REQUIRE(r.err.rfind("gapp-prune: error: ", 0) == 0);
     REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     REQUIRE_FALSE(fs::exists(mask));
+    REQUIRE_FALSE(fs::exists(tmp("never.json")));
+    // every input is intact, byte for byte, and nothing else appeared
+    REQUIRE(bytes(tmp("ok.npy")) == ok_bytes);
+    REQUIRE(bytes(tmp("s.npy")) == s_bytes);
+    REQUIRE(fs::is_directory(tmp("adir")));
+    REQUIRE(fs::is_empty(tmp("adir")));
+    REQUIRE(fs::is_fifo(tmp("fifo")));
+    REQUIRE(fs::is_symlink(tmp("link.npy")));
   }
-  // the weights file it refused to overwrite is intact
-  REQUIRE(npy::read_floats(tmp("ok.npy")).data == w);
+  for (const auto& e : fs::directory_iterator(GAPP_TEST_TMP)) { // no temporary left behind by these cases
+    const std::string f = e.path().filename().string();
+    for (const char* mine : {"cli_never", "cli_ok", "cli_s.", "cli_adir", "cli_fifo", "cli_link"})
+      if (f.rfind(mine, 0) == 0) REQUIRE(f.find(".tmp-") == std::string::npos);
+  }
 }
 #endif

@@ -115,3 +115,36 @@ TEST_CASE("mask metadata: round trip, refusal of another policy or technique, ma
   REQUIRE_THROWS_WITH(load_mask<P>(tmp("m.npy"), "pocl-avx512", parse_technique("simd"), {16, 8, 3, 3}),
                       Catch::Contains(tmp("m.json")) && Catch::Contains("runs as 'simd'"));
 }
+
+TEST_CASE("masks must be made of whole units of the kernel's unit", "[dispatch][metadata]") {
+  using Cpu = presets::pocl_avx512; // SIMD unit 8x4
+  using Gpu = presets::nvidia;      // SIMD unit 8x1
+  std::mt19937 g(12);
+  const std::size_t R = 32, C = 40;
+  const auto w = ref::random_weights(g, R * C, 0);
+  const matrix_view v(w, R, C);
+  // selected with the kernel's own unit: accepted
+  REQUIRE(!whole_units<Cpu>(prune<Cpu>(v, units::simd{}, 0.75).keep(), R, C, units::simd{}));
+  REQUIRE(!whole_units<Cpu>(prune<Cpu>(v, units::tile{}, 0.5).keep(), R, C, units::simd{})); // tiles hold whole SIMD units
+  REQUIRE(!whole_units<Cpu>(prune<Cpu>(v, units::nm{2, 4}).keep(), R, C, units::nm{2, 4}));
+  // element-wise, or another policy's narrower SIMD units: refused, with the unit named
+  const auto elem = prune<Cpu>(v, units::element{}, 0.75).keep();
+  const auto why = whole_units<Cpu>(elem, R, C, units::simd{});
+  REQUIRE(why);
+  REQUIRE_THAT(*why, Catch::Contains("simd unit of 8x4") && Catch::Contains("partly kept"));
+  REQUIRE(whole_units<Cpu>(prune<Gpu>(v, units::simd{}, 0.75).keep(), R, C, units::simd{}));
+  REQUIRE(whole_units<Cpu>(elem, R, C, units::filter{}));
+  REQUIRE(!whole_units<Cpu>(elem, R, C, units::element{}));
+  std::vector<std::uint8_t> three(R * C, 0);
+  three[0] = three[1] = three[2] = 1;
+  REQUIRE_THAT(*whole_units<Cpu>(three, R, C, units::nm{2, 4}), Catch::Contains("keeps 3 weights in group 0"));
+
+  // load_mask says it with the file's name
+  const std::vector<std::size_t> shape{R, C};
+  npy::write(tmp("elem.npy"), shape, elem.data());
+  std::filesystem::remove(tmp("elem.json"));
+  REQUIRE_THROWS_WITH(load_mask<Cpu>(tmp("elem.npy"), "pocl-avx512", parse_technique("simd"), shape),
+                      Catch::Contains(tmp("elem.npy") + ": the simd unit of 8x4"));
+  REQUIRE_NOTHROW(load_mask<Cpu>(tmp("elem.npy"), "pocl-avx512", parse_technique("element"), shape));
+}
+

@@ -116,7 +116,11 @@ TEST_CASE("malformed, truncated and hostile npy input is refused", "[npy][errors
   refuse(long_len, "truncated .npy header");
   const auto u8 = image("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", raw<float>({1}));
   REQUIRE_THROWS_WITH(npy::parse_bytes(u8.data(), u8.size()), Catch::Contains("expected uint8 or bool"));
-  REQUIRE_THROWS_WITH(npy::read_floats(tmp("does-not-exist.npy")), Catch::Contains("cannot open"));
+  REQUIRE_THROWS_WITH(npy::read_floats(tmp("does-not-exist.npy")), Catch::Contains("no such file"));
+  // a path that is not a regular file is refused before any read (no allocation sized by it)
+  fs::create_directories(tmp("a-dir"));
+  REQUIRE_THROWS_WITH(npy::read_floats(tmp("a-dir")), Catch::Contains("is a directory, not a regular file"));
+  REQUIRE_THROWS_WITH(npy::read_bytes(tmp("a-dir")), Catch::Contains("is a directory, not a regular file"));
 }
 
 TEST_CASE("npy writes are atomic: a failed write leaves nothing behind", "[npy][errors]") {
@@ -129,6 +133,20 @@ TEST_CASE("npy writes are atomic: a failed write leaves nothing behind", "[npy][
   npy::write(target, {2}, f);
   npy::write(target, {1}, f);
   REQUIRE(npy::read_floats(target).shape == std::vector<std::size_t>{1});
-  for (const auto& e : fs::directory_iterator(GAPP_TEST_TMP))
-    REQUIRE(e.path().filename().string().find(".tmp-") == std::string::npos);
+  // a target that exists and is not a regular file is never replaced
+  fs::create_directories(tmp("out-dir"));
+  REQUIRE_THROWS_WITH(npy::write(tmp("out-dir"), {2}, f), Catch::Contains("exists and is a directory; refusing"));
+  REQUIRE(fs::is_directory(tmp("out-dir")));
+  // several files: all or none
+  const std::string a = tmp("all-a.npy"), b = tmp("no-such-dir/all-b.npy");
+  fs::remove(a);
+  REQUIRE_THROWS_AS(npy::write_all_atomic({{a, "A"}, {b, "B"}}), gapp::file_error);
+  REQUIRE_FALSE(fs::exists(a));
+  npy::write_all_atomic({{a, "A"}, {tmp("all-c.npy"), "C"}});
+  REQUIRE(fs::file_size(a) == 1);
+  REQUIRE(fs::file_size(tmp("all-c.npy")) == 1);
+  for (const auto& e : fs::directory_iterator(GAPP_TEST_TMP)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("npy_", 0) == 0) REQUIRE(name.find(".tmp-") == std::string::npos);
+  }
 }

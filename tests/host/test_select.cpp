@@ -46,7 +46,7 @@ void compare(const U& unit, const ref_fn& reference, bool balanced = false, bool
         prune_options opt;
         opt.criterion = crit;
         opt.balanced = balanced;
-        if (use_scores) opt.scores = sc.data();
+        if (use_scores) opt.scores = sc;
         const auto m = prune<P>(matrix_view(w, c.rows, c.cols), unit, s, opt);
         std::vector<std::uint8_t> expect(w.size(), 1);
         reference(use_scores ? sc : w, expect, c.rows, c.cols, crit, s);
@@ -230,9 +230,12 @@ TEST_CASE("bad input is refused with a clear message", "[select][errors]") {
   std::vector<float> scores(64, 1.0f);
   scores[3] = -INFINITY;
   prune_options opt;
-  opt.scores = scores.data();
+  opt.scores = scores;
   REQUIRE_THROWS_WITH(prune<P>(v, units::simd{}, 0.5, opt), Catch::Contains("scores holds an infinite value"));
-  opt.scores = nullptr;
+  const std::vector<float> short_scores(63, 1.0f); // one fewer than the weights: never read past its end
+  opt.scores = short_scores;
+  REQUIRE_THROWS_WITH(prune<P>(v, units::simd{}, 0.5, opt), Catch::Contains("63 scores for a"));
+  opt.scores = {};
   opt.balanced = true;
   REQUIRE_THROWS_WITH(prune<P>(v, units::filter{}, 0.5, opt), Catch::Contains("balanced selection is not defined"));
   REQUIRE_THROWS_WITH(prune<P>(v, units::nm{2, 4}, 0.75), Catch::Contains("fixes the sparsity at 0.5"));

@@ -216,6 +216,11 @@ TEST_CASE("VGG16 runs with masks fixed elsewhere (e.g. fine-tuned with gapp-prun
   bad.masks[4].assign(7, 1);
   REQUIRE_THROWS_WITH((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
                       Catch::Contains("the mask of features.10 has 7 values"));
+  // an error inside a layer names the layer
+  bad.masks[4].assign(w.layers[4].shape.size(), 1);
+  bad.masks[4][12] = 2;
+  REQUIRE_THROWS_WITH((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)),
+                      Catch::Contains("layer conv3_1 (features.10): mask: value 2 at index 12"));
   bad.masks[4].clear();
   bad.tech = gapp::parse_technique("dense");
   REQUIRE_THROWS_AS((gapp::nn::vgg16_net<P>(env.context, env.device, env.cache, w, bad)), gapp::invalid_argument);

@@ -119,12 +119,25 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     REQUIRE(other.err.find("runs with policy 'arm-mali-valhall'") != std::string::npos);
     fs::remove(meta_file);
 
+    // a mask value other than 0 or 1: the file is named
+    {
+      const auto& l5 = w.layers[2];
+      const std::string f5 = dir + "/tile/" + l5.name + ".mask.npy";
+      auto m5 = npy::read_bytes(f5);
+      const auto keep5 = m5.data;
+      m5.data[12] = 2;
+      npy::write(f5, m5.shape, m5.data.data());
+      const auto two = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
+      REQUIRE(two.status != 0);
+      REQUIRE(two.err.find(f5 + ": value 2 at index 12") != std::string::npos);
+      npy::write(f5, m5.shape, keep5.data());
+    }
     // a mask whose shape does not fit its layer
     const std::uint8_t one = 1;
     npy::write(dir + "/tile/features.5.mask.npy", {1}, &one);
     const auto bad = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
     REQUIRE(bad.status != 0);
-    REQUIRE(bad.err.find("features.5.mask.npy") != std::string::npos);
+    REQUIRE(bad.err.find("features.5.mask.npy: the mask has shape [1], the layer's weights [") != std::string::npos);
   }
   SECTION("bad arguments and input") {
     auto fails_with = [&](const std::string& args, const std::string& text) {
@@ -145,7 +158,24 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     npy::write(dir + "/x3.npy", {N, 3, 32, 32}, std::vector<float>(N * 3 * 32 * 32).data());
     fails_with("--weights " + dir + "/dense --input 32 --in-channels 1 --width 0.0625 --hidden 24 --classes 10 --images " +
                    dir + "/x3.npy",
-               "images must be N x 1 x 32 x 32");
+               "images must be N x 1 x 32 x 32 (NCHW float32), got shape [7,3,32,32]");
+    // outputs never replace inputs; every option checked on its own
+    auto bytes = [](const std::string& p) {
+      std::ifstream in(p, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string x_bytes = bytes(dir + "/x.npy"), w_bytes = bytes(dir + "/dense/features.0.weight.npy");
+    fails_with("--weights " + dir + "/dense --logits " + dir + "/x.npy" + common, "is the same file as --images");
+    fails_with("--weights " + dir + "/dense --logits " + dir + "/dense/../dense/features.0.weight.npy" + common,
+               "is the same file as a weight file");
+    REQUIRE(bytes(dir + "/x.npy") == x_bytes);
+    REQUIRE(bytes(dir + "/dense/features.0.weight.npy") == w_bytes);
+    fails_with("--weights " + dir + "/dense --device 1.5" + common, "--device expects a device index");
+    fails_with("--weights " + dir + "/dense --device 99" + common, "no OpenCL device 99");
+    fails_with("--weights " + dir + "/dense --batch 100000" + common, "--batch must be at most 65536");
+    fails_with("--weights " + dir + "/dense --input 32 --in-channels 1 --width 0.0625 --hidden 24 --classes 10 --images " +
+                   dir + "/dense",
+               "is a directory, not a regular file");
   }
 }
 #endif

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../error.hpp"
@@ -209,7 +210,29 @@ std::vector<T> reorder_fortran(const std::vector<T>& f, const std::vector<std::s
   return c;
 }
 
+/// What kind of thing a path names, for messages ("a directory", "a FIFO", ...).
+inline const char* kind_of(const std::filesystem::file_status& st) {
+  namespace fs = std::filesystem;
+  switch (st.type()) {
+  case fs::file_type::directory: return "a directory";
+  case fs::file_type::fifo: return "a FIFO";
+  case fs::file_type::socket: return "a socket";
+  case fs::file_type::block: return "a block device";
+  case fs::file_type::character: return "a character device";
+  default: return "not a regular file";
+  }
+}
+
+/// Every input is a regular file (after following links), checked before any read.
+inline void require_regular_input(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) fail(path, "no such file");
+  if (!std::filesystem::is_regular_file(st)) fail(path, std::string("is ") + kind_of(st) + ", not a regular file");
+}
+
 inline std::vector<unsigned char> read_file(const std::string& path) {
+  require_regular_input(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open for reading");
   in.seekg(0, std::ios::end);
@@ -304,10 +327,59 @@ std::string serialize(const std::vector<std::size_t>& shape, const T* data) {
   return out;
 }
 
+namespace detail {
+/// An output may be created or may replace a regular file; anything else that exists at its
+/// path (a directory, a device such as /dev/null, a FIFO) is refused, never renamed over.
+inline void require_replaceable(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    fail(path, std::string("exists and is ") + kind_of(st) + "; refusing to replace it");
+}
+} // namespace detail
+
+/// Writes several files so that either all of them are written or none is touched: each
+/// target is checked, every temporary file is written first, and only then is each renamed
+/// over its target. On a failure before the renames every temporary is removed and the
+/// targets are untouched (gapp::file_error names the file).
+inline void write_all_atomic(const std::vector<std::pair<std::string, std::string>>& files) {
+  for (const auto& f : files) detail::require_replaceable(f.first);
+  std::random_device rd;
+  std::vector<std::string> temps;
+  auto drop = [&] {
+    for (const auto& t : temps) std::remove(t.c_str());
+  };
+  for (const auto& [path, bytes] : files) {
+    const std::string tmp = path + ".tmp-" + std::to_string(rd()) + std::to_string(rd());
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      drop();
+      detail::fail(path, "cannot open a temporary file for writing (does the directory exist?)");
+    }
+    temps.push_back(tmp);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      drop();
+      detail::fail(path, "write error");
+    }
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::error_code ec;
+    std::filesystem::rename(temps[i], files[i].first, ec);
+    if (ec) {
+      for (std::size_t j = i; j < temps.size(); ++j) std::remove(temps[j].c_str());
+      detail::fail(files[i].first, "cannot replace the file: " + ec.message());
+    }
+  }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a
 /// rename over `path`. On any failure the temporary is removed, `path` is untouched and
 /// gapp::file_error is thrown.
 inline void write_atomic(const std::string& path, const std::string& bytes) {
+  detail::require_replaceable(path);
   std::random_device rd;
   const std::string tmp = path + ".tmp-" + std::to_string(rd()) + std::to_string(rd());
   {

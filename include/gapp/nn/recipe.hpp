@@ -49,6 +49,8 @@ pruned_gemm<P> make_pruned_gemm(const cl::Context& ctx, const cl::Device& dev, o
         prune_options po;
         po.balanced = t.balanced;
         const auto m = keep ? mask<P, U>(w.rows, w.cols, *keep, unit) : prune<P>(w, unit, s, po);
+        if (keep) // a mask fixed elsewhere must be made of whole units of the kernel's unit
+          if (auto why = whole_units<P>(m.keep(), w.rows, w.cols, unit)) throw invalid_argument("mask: " + *why);
         out.masked = m.apply(w);
         out.kept = m.kept_count();
         out.op = std::make_unique<opencl::gemm_op<P>>(ctx, dev, cache, pack(w, m), opt);

@@ -79,8 +79,10 @@ public:
       const bool keep_dense =
           opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
-      auto pg = make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? gapp::technique{} : opt.tech, opt.sparsity,
-                                    l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
+      auto pg = in_layer(l, [&] {
+        return make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? gapp::technique{} : opt.tech, opt.sparsity,
+                                   l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
+      });
       total_ += wv.size();
       kept_ += pg.kept;
       for (std::size_t k = 0; k < wv.size(); ++k) {
@@ -182,6 +184,25 @@ public:
   const std::vector<vgg16_layer>& layers() const { return layers_; }
 
 private:
+  /// Runs f; an error it throws is thrown again, of the same type, with the layer named.
+  template <class F>
+  static auto in_layer(const vgg16_layer& l, F&& f) -> decltype(f()) {
+    const std::string where = "layer " + l.display + " (" + l.name + "): ";
+    try {
+      return f();
+    } catch (const format_error& e) {
+      throw format_error(e.field(), where + e.what());
+    } catch (const shape_error& e) {
+      throw shape_error(where + e.what());
+    } catch (const value_error& e) {
+      throw value_error(where + e.what());
+    } catch (const invalid_argument& e) {
+      throw invalid_argument(where + e.what());
+    } catch (const policy_error& e) {
+      throw policy_error(where + e.what());
+    }
+  }
+
   cl::Buffer buffer(std::size_t floats) {
     // some drivers accept any size here and fail only at the first launch: check first
     cl_ulong max_alloc = 0;

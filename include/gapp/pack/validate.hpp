@@ -89,6 +89,20 @@ private:
 
 inline std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
+/// The padding of an edge unit (its cells past the matrix's last row or column) must be 0:
+/// kernels multiply it (with a clamped X row) where unpack() drops it. `at(i, j)` is the value
+/// index of the unit's cell (i, j); rows and columns are relative to (r0, c0).
+template <class At>
+void zero_padding(const format_checker& c, std::size_t rows, std::size_t cols, std::size_t r0, std::size_t c0,
+                  std::size_t ur, std::size_t uc, const std::vector<float>& values, At&& at) {
+  if (r0 + ur <= rows && c0 + uc <= cols) return;
+  for (std::size_t i = 0; i < ur; ++i)
+    for (std::size_t j = 0; j < uc; ++j)
+      if ((r0 + i >= rows || c0 + j >= cols) && values[at(i, j)] != 0.0f)
+        c.fail("values[" + std::to_string(at(i, j)) + "]",
+               "is a padding cell past the matrix's edge and must be 0, got " + std::to_string(values[at(i, j)]));
+}
+
 /// a·b·c without wrapping; SIZE_MAX when it would (never a valid length then).
 inline std::size_t mul3(std::size_t a, std::size_t b, std::size_t c) {
   const std::size_t max = std::numeric_limits<std::size_t>::max();
@@ -112,6 +126,12 @@ inline void validate(const block_list& p) {
     c.indices("col_idx", p.col_idx, p.row_ptr[i], p.row_ptr[i + 1], static_cast<std::int64_t>(gc));
   c.count("values", p.values.size(), detail::mul3(p.col_idx.size(), br, bc));
   c.finite(p.values);
+  for (std::size_t i = 0; i < gr; ++i)
+    for (std::int32_t b = p.row_ptr[i]; b < p.row_ptr[i + 1]; ++b) {
+      const std::size_t base = static_cast<std::size_t>(b) * br * bc;
+      detail::zero_padding(c, p.rows, p.cols, i * br, static_cast<std::size_t>(p.col_idx[static_cast<std::size_t>(b)]) * bc,
+                           br, bc, p.values, [&](std::size_t r, std::size_t k) { return base + r * bc + k; });
+    }
 }
 
 /// Throws gapp::format_error naming the field if `p` is not a consistent unit_list.
@@ -135,6 +155,12 @@ inline void validate(const unit_list& p) {
         c.fail("fixed_count", "= " + std::to_string(p.fixed_count) + " but row-block " + std::to_string(i) + " keeps " +
                                   std::to_string(p.row_ptr[i + 1] - p.row_ptr[i]) + " units");
   c.finite(p.values);
+  for (std::size_t i = 0; i < gr; ++i)
+    for (std::int32_t u = p.row_ptr[i]; u < p.row_ptr[i + 1]; ++u) {
+      const std::size_t base = static_cast<std::size_t>(u) * ur * uc; // k-major: cell (r, k) at base + k·ur + r
+      detail::zero_padding(c, p.rows, p.cols, i * ur, static_cast<std::size_t>(p.k_idx[static_cast<std::size_t>(u)]), ur,
+                           uc, p.values, [&](std::size_t r, std::size_t k) { return base + k * ur + r; });
+    }
 }
 
 /// Throws gapp::format_error naming the field if `p` is not a consistent multi_list.
@@ -166,6 +192,17 @@ inline void validate(const multi_list& p) {
   }
   c.count("values", p.values.size(), detail::mul3(p.k_idx.size(), ur, uc));
   c.finite(p.values);
+  for (std::size_t t = 0; t < gtr; ++t)
+    for (std::int32_t j = p.tile_ptr[t]; j < p.tile_ptr[t + 1]; ++j)
+      for (std::size_t r = 0; r < rbt; ++r) {
+        const std::size_t s = static_cast<std::size_t>(j) * rbt + r;
+        for (std::int32_t u = p.seg_ptr[s]; u < p.seg_ptr[s + 1]; ++u) {
+          const std::size_t base = static_cast<std::size_t>(u) * ur * uc;
+          detail::zero_padding(c, p.rows, p.cols, t * tr + r * ur,
+                               static_cast<std::size_t>(p.k_idx[static_cast<std::size_t>(u)]), ur, uc, p.values,
+                               [&](std::size_t i, std::size_t k) { return base + k * ur + i; });
+        }
+      }
 }
 
 /// Throws gapp::format_error naming the field if `p` is not a consistent csr_matrix.

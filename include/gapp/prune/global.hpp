@@ -21,7 +21,7 @@ struct global_layer {
   matrix_view weights;
   double min_sparsity = 0.0;  ///< the layer loses at least this share (within one unit)
   double max_sparsity = 1.0;  ///< and at most this share (within one unit)
-  const float* scores = nullptr; ///< optional per-weight scores, as in prune_options
+  float_span scores{};        ///< optional per-weight scores, as in prune_options
   int kernel_area = 1;        ///< kh·kw, for channel units
 };
 
@@ -53,7 +53,10 @@ std::vector<mask<Policy, Unit>> prune_global(const std::vector<global_layer>& la
     const global_layer& L = layers[l];
     const std::string who = "layer " + std::to_string(l);
     detail::check_finite_matrix(L.weights, (who + " weights").c_str());
-    if (L.scores) detail::check_finite_matrix(matrix_view(L.scores, L.weights.rows, L.weights.cols), (who + " scores").c_str());
+    if (L.scores && L.scores.size != L.weights.size())
+      throw shape_error(who + ": " + std::to_string(L.scores.size) + " scores for " + std::to_string(L.weights.size()) +
+                        " weights");
+    if (L.scores) detail::check_finite_matrix(matrix_view(L.scores.data, L.weights.rows, L.weights.cols), (who + " scores").c_str());
     if (!(L.min_sparsity >= 0 && L.min_sparsity <= L.max_sparsity && L.max_sparsity <= 1))
       throw invalid_argument(who + ": needs 0 <= min_sparsity <= max_sparsity <= 1");
     Unit u = unit;
@@ -61,7 +64,7 @@ std::vector<mask<Policy, Unit>> prune_global(const std::vector<global_layer>& la
     const unit_shape shape = shape_of<Policy>(u, L.weights.rows, L.weights.cols);
     state s{detail::unit_grid(L.weights.rows, L.weights.cols, shape), {}, {}, 0, 0,
             std::vector<std::uint8_t>(L.weights.size(), std::uint8_t{1})};
-    s.st = detail::score_units(L.scores ? L.scores : L.weights.data, s.keep, s.grid, crit);
+    s.st = detail::score_units(L.scores ? L.scores.data : L.weights.data, s.keep, s.grid, crit);
     s.order.resize(s.st.size());
     for (std::size_t i = 0; i < s.order.size(); ++i) s.order[i] = i;
     std::sort(s.order.begin(), s.order.end(), detail::removal_order{&s.st});

@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../error.hpp"
@@ -80,6 +83,47 @@ private:
   std::vector<std::uint8_t> keep_;
   Unit unit_;
 };
+
+/// Why a keep-mask (rows×cols, 1 = kept) is not made of whole units of `Unit` under `Policy`
+/// — a unit partly kept, or an N:M group keeping more than N — or nothing if it is. A mask
+/// selected with a finer unit (element-wise, or another policy's smaller SIMD unit) runs on
+/// a kernel that skips only whole units: refuse it rather than report a sparsity the kernel
+/// does not run.
+template <class Policy, class Unit>
+std::optional<std::string> whole_units(const std::vector<std::uint8_t>& keep, std::size_t rows, std::size_t cols,
+                                       const Unit& unit) {
+  if (keep.size() != rows * cols) return "the mask holds " + std::to_string(keep.size()) + " values, not " +
+                                         std::to_string(rows) + "x" + std::to_string(cols);
+  if constexpr (std::is_same_v<Unit, units::nm>) {
+    const std::size_t m = static_cast<std::size_t>(unit.m);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t g = 0; g * m < cols; ++g) {
+        std::size_t n = 0;
+        for (std::size_t c = g * m; c < std::min(cols, g * m + m); ++c) n += keep[r * cols + c];
+        if (n > static_cast<std::size_t>(unit.n))
+          return "row " + std::to_string(r) + " keeps " + std::to_string(n) + " weights in group " + std::to_string(g) +
+                 " of " + std::to_string(m) + ", more than N:M " + std::to_string(unit.n) + ":" + std::to_string(unit.m) +
+                 " allows";
+      }
+    return std::nullopt;
+  } else {
+    const unit_shape s = shape_of<Policy>(unit, rows, cols);
+    const std::size_t ur = static_cast<std::size_t>(s.rows), uc = static_cast<std::size_t>(s.cols);
+    for (std::size_t r0 = 0; r0 < rows; r0 += ur)
+      for (std::size_t c0 = 0; c0 < cols; c0 += uc) {
+        const std::uint8_t first = keep[r0 * cols + c0];
+        for (std::size_t r = r0; r < std::min(rows, r0 + ur); ++r)
+          for (std::size_t c = c0; c < std::min(cols, c0 + uc); ++c)
+            if (keep[r * cols + c] != first)
+              return "the " + std::string(unit_traits<Unit>::name) + " unit of " + std::to_string(ur) + "x" +
+                     std::to_string(uc) + " at row " + std::to_string(r0) + ", column " + std::to_string(c0) +
+                     " is partly kept: the mask was not made of whole " + std::to_string(ur) + "x" + std::to_string(uc) +
+                     " units (an element-wise mask, or one made for another policy's units?), and the kernel skips "
+                     "only whole units";
+      }
+    return std::nullopt;
+  }
+}
 
 /// ‖w ⊙ mask‖₂ / ‖w‖₂: the share of the weights' L2 norm that pruning kept (1 for an
 /// all-zero matrix, where nothing can be lost).

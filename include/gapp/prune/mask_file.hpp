@@ -19,6 +19,7 @@
 #include "../io/npy.hpp"
 #include "../policy/policy.hpp"
 #include "../version.hpp"
+#include "mask.hpp"
 #include "technique.hpp"
 
 namespace gapp {
@@ -271,12 +272,28 @@ mask_file load_mask(const std::string& path, std::string_view policy_name, const
   auto text = [](const std::vector<std::size_t>& s) { return detail::json_array(s); };
   if (f.mask.shape != shape)
     throw shape_error(path + ": the mask has shape " + text(f.mask.shape) + ", the layer's weights " + text(shape));
+  for (std::size_t i = 0; i < f.mask.data.size(); ++i)
+    if (f.mask.data[i] > 1)
+      throw file_error(path + ": value " + std::to_string(f.mask.data[i]) + " at index " + std::to_string(i) +
+                       " (a mask holds 0 = removed or 1 = kept)");
   f.metadata = read_mask_metadata(path);
   if (f.metadata) {
     if (f.metadata->shape != shape)
       throw shape_error(metadata_path(path) + ": the metadata describes shape " + text(f.metadata->shape) +
                         ", the layer's weights are " + text(shape));
     check_mask_metadata<P>(*f.metadata, policy_name, t, metadata_path(path));
+  }
+  if (!t.dense()) { // the mask must be made of whole units of the technique's unit under P
+    const std::size_t rows = shape.empty() ? 0 : shape[0], cols = rows ? f.mask.data.size() / rows : 0;
+    std::visit(
+        [&](auto unit) {
+          using U = decltype(unit);
+          if constexpr (std::is_same_v<U, units::channel>)
+            unit.kernel_area = static_cast<int>(shape.size() == 4 ? shape[2] * shape[3] : 1);
+          if (auto why = whole_units<P>(f.mask.data, rows, cols, unit))
+            throw invalid_argument(path + ": " + *why + " (technique '" + to_string(t) + "')");
+        },
+        *t.unit);
   }
   return f;
 }

@@ -29,6 +29,17 @@ struct matrix_view {
   constexpr float operator()(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
 };
 
+/// A read-only view of `size` floats given with their count (e.g. per-weight scores), so
+/// that a consumer can check it covers what it must.
+struct float_span {
+  const float* data = nullptr;
+  std::size_t size = 0;
+  float_span() = default;
+  float_span(const float* d, std::size_t n) : data(d), size(n) {}
+  float_span(const std::vector<float>& v) : data(v.data()), size(v.size()) {} // NOLINT: a view of the vector
+  explicit operator bool() const { return data != nullptr; }
+};
+
 namespace detail {
 
 /// Throws gapp::invalid_argument for an empty matrix and gapp::value_error naming the

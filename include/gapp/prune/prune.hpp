@@ -31,9 +31,9 @@ struct prune_options {
   /// Balanced selection: every bank (one row of the unit grid) keeps the same number of
   /// units. Defined for element, simd, tile, multi and block units.
   bool balanced = false;
-  /// Optional per-weight scores (same shape as the weights, e.g. |w·grad|) used instead
-  /// of the weights' magnitudes; must be finite.
-  const float* scores = nullptr;
+  /// Optional per-weight scores (one per weight, row-major like the weights, e.g. |w·grad|)
+  /// used instead of the weights' magnitudes; must be finite and exactly as many as the weights.
+  float_span scores{};
   /// Optional coarse phase before the fine selection.
   std::optional<coarse_phase> coarse;
 };
@@ -57,7 +57,10 @@ mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const
   static_assert(units::is_unit_v<Unit>, "gapp::prune: the unit must be one of gapp::units.");
   detail::check_sparsity(sparsity);
   detail::check_finite_matrix(w, "weights");
-  const matrix_view src = opt.scores ? matrix_view(opt.scores, w.rows, w.cols) : w;
+  if (opt.scores && opt.scores.size != w.size())
+    throw shape_error("prune: " + std::to_string(opt.scores.size) + " scores for a " + std::to_string(w.rows) + "x" +
+                      std::to_string(w.cols) + " matrix of " + std::to_string(w.size()) + " weights");
+  const matrix_view src = opt.scores ? matrix_view(opt.scores.data, w.rows, w.cols) : w;
   if (opt.scores) detail::check_finite_matrix(src, "scores");
 
   if (opt.balanced && !unit_traits<Unit>::balanceable)
