@@ -246,6 +246,13 @@ TEST_CASE("VGG16 weights round trip through a .npy directory with PyTorch names"
   npy::write(dir + "/features.2.bias.npy", {1}, &one);
   REQUIRE_THROWS_WITH(nn::load_npy_dir(cfg, dir), Catch::Contains("features.2.bias.npy: shape (1)"));
   std::filesystem::remove(dir + "/features.2.bias.npy");
+  nn::save_npy_dir(w, dir);
+  auto nan_w = w.params[3].weight;
+  nan_w[5] = std::nanf("");
+  npy::write(dir + "/" + w.layers[3].name + ".weight.npy", nn::weight_shape(w.layers[3]), nan_w.data());
+  REQUIRE_THROWS_WITH(nn::load_npy_dir(cfg, dir),
+                      Catch::Contains(w.layers[3].name + ".weight.npy: holds a NaN value at index 5"));
+  std::filesystem::remove(dir + "/features.2.bias.npy"); // a missing file
   REQUIRE_THROWS_AS(nn::load_npy_dir(cfg, dir), gapp::file_error);
   cfg.input = 40;
   REQUIRE_THROWS_AS(nn::vgg16_layers(cfg), gapp::invalid_argument);

@@ -108,8 +108,9 @@ inline vgg16_weights he_init(const vgg16_config& cfg, std::uint64_t seed) {
 
 /// Loads `<dir>/<name>.weight.npy` and `<dir>/<name>.bias.npy` for every layer (float32 or
 /// float64; conv weights O×I×3×3, FC weights out×in — the shapes PyTorch's state_dict
-/// holds). Throws gapp::file_error for a missing or malformed file and gapp::shape_error
-/// naming the file whose shape does not fit the configuration.
+/// holds). Throws gapp::file_error for a missing or malformed file, gapp::shape_error
+/// naming the file whose shape does not fit the configuration and gapp::value_error naming
+/// the file and index of a NaN or infinite value.
 inline vgg16_weights load_npy_dir(const vgg16_config& cfg, const std::string& dir) {
   vgg16_weights w{cfg, vgg16_layers(cfg), {}};
   for (const auto& l : w.layers) {
@@ -125,6 +126,11 @@ inline vgg16_weights load_npy_dir(const vgg16_config& cfg, const std::string& di
     if (bt.shape != std::vector<std::size_t>{l.shape.out_channels})
       throw shape_error(bf + ": shape " + str(bt.shape) + ", the configuration needs (" +
                         std::to_string(l.shape.out_channels) + ")");
+    for (const auto* f : {&wt, &bt}) // name the file of a non-finite value (gapp refuses them)
+      for (std::size_t i = 0; i < f->data.size(); ++i)
+        if (!std::isfinite(f->data[i]))
+          throw value_error((f == &wt ? wf : bf) + ": holds " + (std::isnan(f->data[i]) ? "a NaN" : "an infinite") +
+                            " value at index " + std::to_string(i));
     w.params.push_back({std::move(wt.data), std::move(bt.data)});
   }
   return w;
