@@ -42,6 +42,38 @@ struct launch_geometry {
   std::size_t local[2] = {0, 0};
 };
 
+/// How a kernel's NDRange follows from N and its row count: each work-item computes
+/// n_per_item columns and m_per_item rows, in work-groups of group[0] × group[1].
+struct grid_rule {
+  std::size_t rows = 0;          ///< rows covered along y
+  std::size_t n_per_item = 1;    ///< columns of Y one work-item computes
+  std::size_t m_per_item = 1;    ///< rows of Y one work-item computes
+  std::size_t group[2] = {1, 1}; ///< work-group size (x along N, y along M)
+  bool fixed_group = true;       ///< false: the runtime picks the work-group size
+
+  launch_geometry geometry(std::size_t n) const {
+    auto up = [](std::size_t v, std::size_t m) { return (v + m - 1) / m * m; };
+    launch_geometry g;
+    g.global[0] = up((n + n_per_item - 1) / n_per_item, group[0]);
+    g.global[1] = up((rows + m_per_item - 1) / m_per_item, group[1]);
+    if (fixed_group) g.local[0] = group[0], g.local[1] = group[1];
+    return g;
+  }
+};
+
+/// The grid of policy P's GEMM kernels (RM × RN per work-item) and of its CSR kernel (one
+/// row, RN columns per work-item), over `rows` rows.
+template <class P>
+grid_rule gemm_grid(std::size_t rows) {
+  return {rows, static_cast<std::size_t>(P::rn), static_cast<std::size_t>(P::rm),
+          {static_cast<std::size_t>(P::work_group_x), static_cast<std::size_t>(P::work_group_y)}, true};
+}
+template <class P>
+grid_rule csr_grid(std::size_t rows) {
+  return {rows, static_cast<std::size_t>(P::rn), 1,
+          {static_cast<std::size_t>(P::work_group_x), static_cast<std::size_t>(P::work_group_y)}, true};
+}
+
 /// The OpenCL C type of a kernel argument.
 enum class arg_type {
   int_value,  ///< const int
@@ -222,13 +254,7 @@ kernel_source gemm_source(const gemm_config& c) {
 /// Launch geometry of a GEMM kernel computing `rows` output rows over N columns.
 template <class P>
 launch_geometry gemm_geometry(std::size_t rows, std::size_t n) {
-  const std::size_t wx = static_cast<std::size_t>(P::work_group_x), wy = static_cast<std::size_t>(P::work_group_y);
-  const std::size_t tm = static_cast<std::size_t>(P::tm), tn = static_cast<std::size_t>(P::tn);
-  launch_geometry g;
-  g.local[0] = wx, g.local[1] = wy;
-  g.global[0] = (n + tn - 1) / tn * wx;
-  g.global[1] = (rows + tm - 1) / tm * wy;
-  return g;
+  return gemm_grid<P>(rows).geometry(n);
 }
 
 /// The element-wise (CSR) kernel of policy P.
@@ -243,13 +269,7 @@ kernel_source csr_source(epilogue e) {
 
 template <class P>
 launch_geometry csr_geometry(std::size_t rows, std::size_t n) {
-  const std::size_t wx = static_cast<std::size_t>(P::work_group_x), wy = static_cast<std::size_t>(P::work_group_y);
-  const std::size_t rn = static_cast<std::size_t>(P::rn);
-  launch_geometry g;
-  g.local[0] = wx, g.local[1] = wy;
-  g.global[0] = ((n + rn - 1) / rn + wx - 1) / wx * wx;
-  g.global[1] = (rows + wy - 1) / wy * wy;
-  return g;
+  return csr_grid<P>(rows).geometry(n);
 }
 
 /// Writes act(bias) into the rows of pruned filters (used with rowmap GEMMs).

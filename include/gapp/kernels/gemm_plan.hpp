@@ -58,15 +58,6 @@ struct plan_arg {
   }
 };
 
-/// How a kernel's NDRange follows from N and its row count.
-struct grid_rule {
-  std::size_t rows = 0;           ///< rows covered along y
-  std::size_t n_per_item = 1;     ///< columns of Y one work-item computes
-  std::size_t m_per_item = 1;     ///< rows of Y one work-item computes
-  std::size_t group[2] = {1, 1};  ///< work-group size (x along N, y along M)
-  bool fixed_group = true;        ///< false: the runtime picks the work-group size
-};
-
 /// One kernel launch: source, arguments in the kernel's order, geometry.
 struct launch_plan {
   kernel_source source;
@@ -74,14 +65,7 @@ struct launch_plan {
   std::vector<plan_arg> args;
   grid_rule grid;
 
-  launch_geometry geometry(std::size_t n) const {
-    auto up = [](std::size_t v, std::size_t m) { return (v + m - 1) / m * m; };
-    launch_geometry g;
-    g.global[0] = up((n + grid.n_per_item - 1) / grid.n_per_item, grid.group[0]);
-    g.global[1] = up((grid.rows + grid.m_per_item - 1) / grid.m_per_item, grid.group[1]);
-    if (grid.fixed_group) g.local[0] = grid.group[0], g.local[1] = grid.group[1];
-    return g;
-  }
+  launch_geometry geometry(std::size_t n) const { return grid.geometry(n); }
 
   /// The argument named `name`; throws gapp::invalid_argument if the kernel has none.
   const plan_arg& arg(std::string_view name) const {
@@ -209,9 +193,7 @@ public:
     l.source = gemm_source<P>(cfg_);
     l.config = cfg_;
     l.args = b.take();
-    l.grid.rows = m;
-    l.grid.n_per_item = static_cast<std::size_t>(P::rn), l.grid.m_per_item = static_cast<std::size_t>(P::rm);
-    l.grid.group[0] = static_cast<std::size_t>(P::work_group_x), l.grid.group[1] = static_cast<std::size_t>(P::work_group_y);
+    l.grid = gemm_grid<P>(m);
     plan_.gemm = std::move(l);
   }
 
@@ -226,9 +208,7 @@ public:
     l.config = cfg_;
     l.config.mode = walk::csr;
     l.args = b.take();
-    l.grid.rows = plan_.rows;
-    l.grid.n_per_item = static_cast<std::size_t>(P::rn);
-    l.grid.group[0] = static_cast<std::size_t>(P::work_group_x), l.grid.group[1] = static_cast<std::size_t>(P::work_group_y);
+    l.grid = csr_grid<P>(plan_.rows);
     plan_.gemm = std::move(l);
   }
 
