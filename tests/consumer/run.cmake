@@ -3,13 +3,7 @@
 cmake_minimum_required(VERSION 3.25)
 file(REMOVE_RECURSE ${WORK_DIR})
 
-function(step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "step failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  message(STATUS "${out}")
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/step.cmake)
 
 set(app ${GAPP_SOURCE_DIR}/tests/consumer/app)
 step(${CMAKE_COMMAND} -S ${GAPP_SOURCE_DIR} -B ${WORK_DIR}/gapp-build -DCMAKE_CXX_COMPILER=${CXX}
