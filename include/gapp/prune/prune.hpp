@@ -46,14 +46,12 @@ inline double tile_phase_sparsity(const units::multi& u, double sparsity) {
   return u.tile_sparsity < 0 ? 1.0 - std::sqrt(1.0 - sparsity) : u.tile_sparsity;
 }
 
-/// Prunes the rows×cols matrix `w` in units of `Unit` under `Policy` to `sparsity` (the
-/// share of weights removed; the result lies within one unit of it — half a unit per bank
-/// when balanced). Throws gapp::invalid_argument for a sparsity outside [0, 1), an empty
-/// matrix, or options that contradict the unit; gapp::value_error for NaN/Inf weights or
-/// scores. For units::nm, `sparsity` must equal 1 − N/M.
-template <class Policy, class Unit>
-mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const prune_options& opt = {}) {
-  static_assert(is_policy_v<Policy>, "gapp::prune: the first template argument must be a gapp::policy or preset.");
+/// What prune<Policy> selects, as a keep-mask (1 = kept, row-major), for a policy given by
+/// its two units: pruning depends on a policy only through them. For programs that choose
+/// the policy at run time among many (gapp-prune) without instantiating prune per policy.
+template <class Unit>
+std::vector<std::uint8_t> select_keep(matrix_view w, const Unit& unit, double sparsity, const prune_options& opt,
+                                      policy_units pu) {
   static_assert(units::is_unit_v<Unit>, "gapp::prune: the unit must be one of gapp::units.");
   detail::check_sparsity(sparsity);
   detail::check_finite_matrix(w, "weights");
@@ -67,7 +65,7 @@ mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const
     throw invalid_argument(std::string("balanced selection is not defined for ") + unit_traits<Unit>::name +
                            " units (it applies to element, simd, tile, multi and block units)");
 
-  const unit_shape shape = shape_of<Policy>(unit, w.rows, w.cols); // validates unit parameters
+  const unit_shape shape = shape_in(unit, w.rows, w.cols, pu); // validates unit parameters
   std::vector<std::uint8_t> keep(w.size(), std::uint8_t{1});
 
   if (opt.coarse) {
@@ -75,7 +73,7 @@ mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const
     if (opt.coarse->sparsity > sparsity)
       throw invalid_argument("coarse phase sparsity " + std::to_string(opt.coarse->sparsity) +
                              " exceeds the overall target " + std::to_string(sparsity));
-    const unit_shape cs = std::visit([&](const auto& cu) { return shape_of<Policy>(cu, w.rows, w.cols); },
+    const unit_shape cs = std::visit([&](const auto& cu) { return shape_in(cu, w.rows, w.cols, pu); },
                                      opt.coarse->unit);
     detail::select_per_matrix(src.data, keep, detail::unit_grid(w.rows, w.cols, cs), opt.criterion,
                               opt.coarse->sparsity);
@@ -98,12 +96,25 @@ mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const
     if (ts > sparsity)
       throw invalid_argument("multi-level: tile phase sparsity " + std::to_string(ts) + " exceeds the overall target " +
                              std::to_string(sparsity));
-    select(Policy::tile_unit, ts);
-    select(Policy::simd_unit, sparsity);
+    select(pu.tile, ts);
+    select(pu.simd, sparsity);
   } else {
     select(shape, sparsity);
   }
-  return mask<Policy, Unit>(w.rows, w.cols, std::move(keep), unit);
+  return keep;
+}
+
+/// Prunes the rows×cols matrix `w` in units of `Unit` under `Policy` to `sparsity` (the
+/// share of weights removed; the result lies within one unit of it — half a unit per bank
+/// when balanced). Throws gapp::invalid_argument for a sparsity outside [0, 1), an empty
+/// matrix, or options that contradict the unit; gapp::value_error for NaN/Inf weights or
+/// scores. For units::nm, `sparsity` must equal 1 − N/M.
+template <class Policy, class Unit>
+mask<Policy, Unit> prune(matrix_view w, const Unit& unit, double sparsity, const prune_options& opt = {}) {
+  static_assert(is_policy_v<Policy>, "gapp::prune: the first template argument must be a gapp::policy or preset.");
+  static_assert(units::is_unit_v<Unit>, "gapp::prune: the unit must be one of gapp::units.");
+  return mask<Policy, Unit>(w.rows, w.cols, select_keep(w, unit, sparsity, opt, {Policy::simd_unit, Policy::tile_unit}),
+                            unit);
 }
 
 /// Convenience for N:M: prunes at its fixed sparsity 1 − N/M.

@@ -161,16 +161,22 @@ constexpr const char* name_of() {
 
 namespace gapp {
 
-/// The shape, on a rows×cols GEMM matrix, of the unit a pruning step selects with.
-/// For units::multi this is the finest (SIMD) unit; its tiles are Policy::tile_unit.
-/// For units::nm it is the group (1×M) in which N are kept.
-template <class Policy, class Unit>
-unit_shape shape_of(const Unit& u, std::size_t rows, std::size_t cols) {
+/// The two units a policy derives (policy::simd_unit, policy::tile_unit): all that pruning
+/// needs of a policy, as run-time values (see gapp::select_keep).
+struct policy_units {
+  unit_shape simd, tile;
+};
+
+/// The shape, on a rows×cols GEMM matrix, of the unit a pruning step selects with, under a
+/// policy whose units are `pu`. For units::multi this is the finest (SIMD) unit; its tiles
+/// are pu.tile. For units::nm it is the group (1×M) in which N are kept.
+template <class Unit>
+unit_shape shape_in(const Unit& u, std::size_t rows, std::size_t cols, policy_units pu) {
   static_assert(units::is_unit_v<Unit>, "gapp::shape_of: Unit must be one of gapp::units.");
   auto narrow = [](std::size_t v) { return static_cast<int>(v > 0x7fffffff ? 0x7fffffff : v); };
   if constexpr (std::is_same_v<Unit, units::element>) return {1, 1};
-  else if constexpr (std::is_same_v<Unit, units::simd> || std::is_same_v<Unit, units::multi>) return Policy::simd_unit;
-  else if constexpr (std::is_same_v<Unit, units::tile>) return Policy::tile_unit;
+  else if constexpr (std::is_same_v<Unit, units::simd> || std::is_same_v<Unit, units::multi>) return pu.simd;
+  else if constexpr (std::is_same_v<Unit, units::tile>) return pu.tile;
   else if constexpr (std::is_same_v<Unit, units::filter>) { (void)rows; return {1, narrow(cols)}; }
   else if constexpr (std::is_same_v<Unit, units::channel>) {
     if (u.kernel_area <= 0 || cols % static_cast<std::size_t>(u.kernel_area) != 0)
@@ -187,6 +193,12 @@ unit_shape shape_of(const Unit& u, std::size_t rows, std::size_t cols) {
                              "x" + std::to_string(u.cols));
     return {u.rows, u.cols};
   }
+}
+
+/// shape_in under Policy's units.
+template <class Policy, class Unit>
+unit_shape shape_of(const Unit& u, std::size_t rows, std::size_t cols) {
+  return shape_in(u, rows, cols, policy_units{Policy::simd_unit, Policy::tile_unit});
 }
 
 } // namespace gapp
