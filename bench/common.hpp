@@ -23,6 +23,7 @@ namespace gapp_bench {
 struct layer {
   std::string name;
   int M, K, N;
+  double flops = 0; ///< dense work of the row; 0: a GEMM's 2·M·K·N
 };
 // VGG16 at 224x224, batch 1, as GEMMs (M = filters, K = in-channels x 3 x 3, N = pixels)
 const std::vector<layer> layers224 = {{"conv1_2", 64, 576, 50176},  {"conv2_2", 128, 1152, 12544},
@@ -37,7 +38,11 @@ inline std::vector<layer> cifar_layers(int batch) {
           {"c32" + b + "conv4_1", 512, 2304, 16 * batch}, {"c32" + b + "conv4_2", 512, 4608, 16 * batch},
           {"c32" + b + "conv5_x", 512, 4608, 4 * batch}};
 }
-inline std::vector<layer> all_layers;
+inline std::vector<layer> all_layers;    ///< GEMM shapes
+inline std::vector<layer> report_shapes; ///< whole-network rows
+/// Weights of the layers that do not use random ones (the accuracy study's trained model), by
+/// layer name, M × K row-major.
+inline std::map<std::string, std::vector<float>> g_weights;
 inline std::string g_sparse_dense = "dense-direct"; ///< the dense row the sparse techniques compare with
 
 struct env_t {
@@ -46,7 +51,9 @@ struct env_t {
   cl::CommandQueue q;
   gapp::opencl::program_cache cache;
   std::string device_name;
+  gapp::device_facts facts;
 };
+inline std::map<std::string, std::string> g_tuned_policies; ///< technique -> the profile's policy
 
 inline env_t* g_env = nullptr;
 
@@ -66,6 +73,7 @@ inline data_t& data_for(const layer& l) {
     d->w.resize(static_cast<std::size_t>(l.M) * l.K);
     d->x.resize(static_cast<std::size_t>(l.K) * l.N);
     for (auto& v : d->w) v = he(g);
+    if (auto it = g_weights.find(l.name); it != g_weights.end()) d->w = it->second;
     for (auto& v : d->x) v = u(g);
     d->xb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, d->x.size() * 4, d->x.data());
     d->yb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE, static_cast<std::size_t>(l.M) * l.N * 4);
@@ -80,8 +88,10 @@ inline double event_seconds(const cl::Event& e) {
   return static_cast<double>(b - a) * 1e-9;
 }
 
+inline double flops_of(const layer& l) { return l.flops > 0 ? l.flops : 2.0 * l.M * l.K * static_cast<double>(l.N); }
+
 inline void set_counters(benchmark::State& st, const layer& l, double wall, double sparsity) {
-  const double flops = 2.0 * l.M * l.K * static_cast<double>(l.N);
+  const double flops = flops_of(l);
   st.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
   st.counters["wall_ms"] = benchmark::Counter(wall * 1e3 / static_cast<double>(st.iterations()));
   st.counters["sparsity"] = sparsity;
@@ -118,11 +128,20 @@ const gapp::nn::tensor4& vgg16_input() {
   }();
   return in;
 }
-const layer vgg16_layer{"vgg16_224", 1, 1, 1}; // flops set below
 constexpr double vgg16_flops = 2.0 * 15.47e9;  // multiply-adds of VGG16-224 x 2
+const layer vgg16_layer{"vgg16_224", 0, 0, 0, vgg16_flops};
 
-inline void set_vgg_counters(benchmark::State& st, double wall, double sparsity) {
-  st.counters["GFLOPS"] = benchmark::Counter(vgg16_flops * 1e-9 * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+/// 2 × the multiply-adds of a whole network's weight layers at a batch.
+inline double network_flops(const gapp::nn::vgg16_weights& w, std::size_t batch) {
+  double f = 0;
+  for (const auto& l : w.layers)
+    f += 2.0 * static_cast<double>(l.shape.gemm_rows()) * static_cast<double>(l.shape.gemm_cols()) *
+         static_cast<double>(l.conv ? l.in_size * l.in_size : 1) * static_cast<double>(batch);
+  return f;
+}
+
+inline void set_vgg_counters(benchmark::State& st, double wall, double sparsity, double flops = vgg16_flops) {
+  st.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
   st.counters["wall_ms"] = benchmark::Counter(wall * 1e3 / static_cast<double>(st.iterations()));
   st.counters["sparsity"] = sparsity;
 }

@@ -2,7 +2,17 @@
 // whole VGG16-224 forward pass, side by side with OpenBLAS cblas_sgemm and CLBlast Gemm on
 // the same OpenCL device, in one process.
 //
-//   gapp_bench_gemm [--quick] [--device=I] [--csv=PATH] [google-benchmark flags]
+//   gapp_bench_gemm [--quick] [--device=I] [--csv=PATH] [--profile=FILE]
+//                   [--trained=DIR [--trained-only]] [google-benchmark flags]
+//
+// --profile=FILE (or a profile in the documented location, docs/tuning.md) adds rows with
+// the profile's best policies beside the preset's: dense-tuned, simd-tuned, tile-tuned on
+// the VGG16-224 layers.
+//
+// --trained=DIR adds the conv layers and the whole network of the accuracy study's dense
+// model (a gapp-vgg16 weights directory, e.g. build/accuracy/dense), batch 100, shapes
+// fm_conv…/fm_vgg16, beside random He weights of the same shapes (fm-random_…): dense, tile,
+// SIMD and balanced SIMD units at 0.75 and 0.9 on the CPU device's direct family.
 //
 // The reported time is the wall time of each whole call (enqueue to completion, what an
 // application waits for); device_ms is the kernel time from OpenCL profiling events. GFLOP/s count the dense
@@ -17,7 +27,11 @@
 #include "peers.hpp"
 #include "report.hpp"
 
+#include <gapp/tune.hpp>
+
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace gapp_bench {
 
@@ -45,21 +59,22 @@ void bench_gapp(benchmark::State& st, const layer& l, Unit unit, double s, bool 
 }
 
 template <class P>
-void bench_vgg16(benchmark::State& st, gapp::technique t, double s) {
+void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::nn::vgg16_weights& w = vgg16_weights224(),
+                 const gapp::nn::tensor4& input = vgg16_input()) {
   typename gapp::nn::vgg16_net<P>::options opt;
-  opt.tech = t, opt.sparsity = s;
-  gapp::nn::vgg16_net<P> net(g_env->ctx, g_env->dev, g_env->cache, vgg16_weights224(), opt);
-  net.forward(g_env->q, vgg16_input());
+  opt.tech = t, opt.sparsity = s, opt.batch = input.n;
+  gapp::nn::vgg16_net<P> net(g_env->ctx, g_env->dev, g_env->cache, w, opt);
+  net.forward(g_env->q, input);
   double wall = 0;
   for (auto _ : st) {
     const auto t0 = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(net.forward(g_env->q, vgg16_input()));
+    benchmark::DoNotOptimize(net.forward(g_env->q, input));
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     wall += dt;
     st.SetIterationTime(dt);
   }
   st.SetLabel(gapp::to_string(t));
-  set_vgg_counters(st, wall, net.sparsity());
+  set_vgg_counters(st, wall, net.sparsity(), network_flops(w, input.n));
 }
 
 // ------------------------------------------------------------------ registration
@@ -105,8 +120,36 @@ inline void register_direct(const layer& l, const std::vector<double>& sparsitie
   }
 }
 
+/// Rows of the device profile's best policies (gapp-tune) beside the preset's: dense-tuned,
+/// simd-tuned, tile-tuned, each with the profile's best candidate for that technique.
+template <class Direct>
+inline void register_tuned(const gapp::tune::profile& prof, const std::vector<double>& sparsities) {
+  for (const char* tech : {"dense", "simd", "tile"}) {
+    const gapp::tune::tuned_choice c = gapp::tune::choose_tuned(&prof, g_env->facts, std::string(Direct::name), tech);
+    if (!c.tuned) continue;
+    g_tuned_policies[tech] = c.policy;
+    gapp::tune::candidates<Direct>::visit(c.policy, [&](auto cand) {
+      using T = decltype(cand);
+      const std::string row = std::string(tech) + "-tuned";
+      for (const layer& l : layers224) {
+        const layer* lp = &*std::find_if(all_layers.begin(), all_layers.end(), [&](const layer& x) { return x.name == l.name; });
+        if (row == "dense-tuned") {
+          reg(key(*lp, row, 0), [lp](benchmark::State& st) { bench_gapp<T>(st, *lp, (void*)nullptr, 0, false); });
+          continue;
+        }
+        for (double s : sparsities) {
+          if (row == "simd-tuned")
+            reg(key(*lp, row, s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::simd{}, s, false); });
+          else
+            reg(key(*lp, row, s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::tile{}, s, false); });
+        }
+      }
+    });
+  }
+}
+
 template <class Direct, class Local>
-inline void register_all(bool quick) {
+inline void register_all(bool quick, const gapp::tune::profile* prof) {
   g_sparse_dense = dense_name<Direct>();
   const std::vector<double> sp = quick ? std::vector<double>{0.75} : std::vector<double>{0.5, 0.75, 0.9};
   all_layers = layers224;
@@ -120,7 +163,9 @@ inline void register_all(bool quick) {
     if constexpr (!std::is_same_v<Direct, Local>)
       reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
   }
+  if (prof) register_tuned<Direct>(*prof, sp);
   const layer& v = vgg16_layer;
+  report_shapes.push_back(v);
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
   reg(key(v, dense_name<Direct>(), 0), [](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0); });
   for (double s : sp) {
@@ -136,18 +181,72 @@ inline void register_all(bool quick) {
   }
 }
 
+// ------------------------------------------------------------------ trained weights
+// The accuracy study's dense model (bench/accuracy/run exports it as .npy files) beside
+// random He weights of the same shapes: magnitude selection on trained weights keeps units
+// unevenly across rows and layers, random weights spread them evenly.
+
+inline void register_trained(const std::string& dir, std::size_t batch) {
+  using Direct = gapp::presets::pocl_avx512;
+  const gapp::nn::vgg16_config cfg = gapp::nn::infer_config(dir);
+  static gapp::nn::vgg16_weights trained, random;
+  static gapp::nn::tensor4 input;
+  trained = gapp::nn::load_npy_dir(cfg, dir);
+  random = gapp::nn::he_init(cfg, 2021);
+  input = gapp::nn::tensor4(batch, cfg.in_channels, cfg.input, cfg.input);
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (auto& v : input.data) v = u(g);
+  const std::vector<double> sp{0.75, 0.9};
+  static std::vector<layer> ls; // registered lambdas keep references to these
+  ls.clear();
+  ls.reserve(2 * trained.layers.size() + 2);
+  for (const char* kind : {"fm", "fm-random"})
+    for (std::size_t i = 1; i < trained.layers.size(); ++i) { // conv1_1 (K = 9) stays dense in the study
+      const auto& tl = trained.layers[i];
+      if (!tl.conv) continue;
+      const std::string name = std::string(kind) + "_" + tl.display;
+      ls.push_back({name, static_cast<int>(tl.shape.gemm_rows()), static_cast<int>(tl.shape.gemm_cols()),
+                    static_cast<int>(tl.in_size * tl.in_size * batch)});
+      if (kind[2] == 0) g_weights[name] = trained.params[i].weight;
+      else g_weights[name] = random.params[i].weight;
+    }
+  for (const layer& l : ls) {
+    reg(key(l, dense_name<Direct>(), 0), [&l](benchmark::State& st) { bench_gapp<Direct>(st, l, (void*)nullptr, 0, false); });
+    for (double s : sp) {
+      reg(key(l, "tile", s), [&l, s](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::tile{}, s, false); });
+      reg(key(l, "simd", s), [&l, s](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::simd{}, s, false); });
+      reg(key(l, "simd-balanced", s), [&l, s](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::simd{}, s, true); });
+    }
+    all_layers.push_back(l);
+  }
+  for (const auto* w : {&trained, &random}) {
+    ls.push_back({w == &trained ? "fm_vgg16" : "fm-random_vgg16", 0, 0, 0, network_flops(*w, batch)});
+    const layer& v = ls.back();
+    report_shapes.push_back(v);
+    reg(key(v, dense_name<Direct>(), 0), [w](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::technique{}, 0, *w, input); });
+    for (double s : sp)
+      for (const char* t : {"tile", "simd", "simd-balanced"})
+        reg(key(v, t, s), [w, t, s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique(t), s, *w, input); });
+  }
+}
+
 } // namespace gapp_bench
 
 int main(int argc, char** argv) {
   using namespace gapp_bench;
   bool quick = false;
   int device = 0;
-  std::string csv;
+  std::string csv, trained, profile_path;
+  bool trained_only = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strncmp(argv[i], "--device=", 9) == 0) device = std::atoi(argv[i] + 9);
     else if (std::strncmp(argv[i], "--csv=", 6) == 0) csv = argv[i] + 6;
+    else if (std::strncmp(argv[i], "--trained=", 10) == 0) trained = argv[i] + 10;
+    else if (std::strcmp(argv[i], "--trained-only") == 0) trained_only = true;
+    else if (std::strncmp(argv[i], "--profile=", 10) == 0) profile_path = argv[i] + 10;
     else args.push_back(argv[i]);
   }
   if (device < 0) {
@@ -158,7 +257,22 @@ int main(int argc, char** argv) {
   env_t env{cl::Context(dev), dev, {}, {}, {}};
   env.q = cl::CommandQueue(env.ctx, env.dev, CL_QUEUE_PROFILING_ENABLE);
   env.dev.getInfo(CL_DEVICE_NAME, &env.device_name);
+  env.facts = gapp::opencl::query(env.dev);
   g_env = &env;
+  // the device profile: --profile=FILE, else the documented location (docs/tuning.md)
+  std::optional<gapp::tune::profile> prof;
+  try {
+    if (!profile_path.empty()) prof = gapp::tune::load_profile(profile_path);
+    else prof = gapp::opencl::find_device_profile(env.dev);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gapp_bench_gemm: %s\n", e.what());
+    return 1;
+  }
+  if (prof) {
+    const auto c = gapp::tune::choose_tuned(&*prof, env.facts, gapp::choose_policy(env.facts).name);
+    std::fprintf(stderr, "gapp_bench_gemm: device profile of '%s': %s%s%s\n", prof->device.c_str(), c.reason.c_str(),
+                 c.tuned ? ", " : "", c.tuned ? c.policy.c_str() : "");
+  }
 
   cl_device_type type = 0;
   env.dev.getInfo(CL_DEVICE_TYPE, &type);
@@ -166,15 +280,36 @@ int main(int argc, char** argv) {
   env.dev.getInfo(CL_DEVICE_VENDOR, &vendor);
   // CPUs: the sparse techniques on the direct family; NVIDIA GPUs: everything on the nvidia
   // preset (local family); other GPUs: the direct family of arm-mali-valhall beside nvidia's.
-  if (type & CL_DEVICE_TYPE_CPU) register_all<gapp::presets::pocl_avx512, gapp::presets::nvidia>(quick);
-  else if (vendor.find("NVIDIA") != std::string::npos) register_all<gapp::presets::nvidia, gapp::presets::nvidia>(quick);
-  else register_all<gapp::presets::arm_mali_valhall, gapp::presets::nvidia>(quick);
+  if (trained_only && trained.empty()) {
+    std::fprintf(stderr, "gapp_bench_gemm: --trained-only needs --trained=DIR\n");
+    return 1;
+  }
+  if (!trained.empty()) {
+    if (!(type & CL_DEVICE_TYPE_CPU)) {
+      std::fprintf(stderr, "gapp_bench_gemm: --trained runs the CPU device's direct family only\n");
+      return 1;
+    }
+    try {
+      register_trained(trained, 100);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gapp_bench_gemm: --trained=%s: %s\n", trained.c_str(), e.what());
+      return 1;
+    }
+  }
+  const gapp::tune::profile* pp = prof ? &*prof : nullptr;
+  (void)pp;
+  if (trained_only) {
+  } else if (type & CL_DEVICE_TYPE_CPU) register_all<gapp::presets::pocl_avx512, gapp::presets::nvidia>(quick, pp);
+  else if (vendor.find("NVIDIA") != std::string::npos) register_all<gapp::presets::nvidia, gapp::presets::nvidia>(quick, pp);
+  else register_all<gapp::presets::arm_mali_valhall, gapp::presets::nvidia>(quick, pp);
 
   int ac = static_cast<int>(args.size());
   benchmark::Initialize(&ac, args.data());
   capture_reporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  const auto rows = rows_of(all_layers);
+  std::vector<layer> shapes = all_layers;
+  shapes.insert(shapes.end(), report_shapes.begin(), report_shapes.end());
+  const auto rows = rows_of(shapes);
   print_summary(rows);
   if (!csv.empty()) write_csv(rows, csv);
   benchmark::Shutdown();

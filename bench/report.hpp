@@ -46,6 +46,7 @@ struct row {
   std::string shape, tech;
   double s, time_ms, device_ms, gflops, vs_dense, share, vs_oblas, vs_clb;
   double achieved = 0;
+  std::string policy;     ///< the tuned rows' policy (from the device profile), else empty
   std::string unit, flag; ///< flag: "empty" (pruned away entirely), "off-target" (more than a unit from s)
 };
 
@@ -63,9 +64,7 @@ inline std::string flag_of(const layer& l, double target, const result& r, bool 
 
 inline std::vector<row> rows_of(const std::vector<layer>& ls) {
   std::vector<row> out;
-  auto shapes = ls;
-  shapes.push_back({"vgg16_224", 0, 0, 0});
-  for (const layer& l : shapes) {
+  for (const layer& l : ls) {
     const std::string base = l.name + "/";
     auto get = [&](const std::string& t) -> const result* {
       auto it = g_results.find(base + t);
@@ -75,18 +74,21 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
     const result* cb = get("clblast/0.00");
     const result* dd = get("dense-direct/0.00");
     const result* dl = get("dense-local/0.00");
-    const double flops = l.name == "vgg16_224" ? vgg16_flops : 2.0 * l.M * l.K * static_cast<double>(l.N);
+    const result* dt = get("dense-tuned/0.00");
+    const double flops = flops_of(l);
     for (auto& [name, r] : g_results) {
       if (name.rfind(base, 0) != 0) continue;
       const std::string rest = name.substr(base.size());
       const std::string tech = rest.substr(0, rest.find('/'));
       const double s = std::atof(rest.substr(rest.find('/') + 1).c_str());
-      const result* dense = tech.find("local") != std::string::npos || !dd ? dl : dd;
+      const bool tuned = tech.size() > 6 && tech.compare(tech.size() - 6, 6, "-tuned") == 0;
+      const result* dense = tuned ? dt : tech.find("local") != std::string::npos || !dd ? dl : dd;
       const bool peer = tech == "openblas" || tech == "clblast";
       const double sp = dense && !peer ? dense->time / r.time : 0.0;
       row x{l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
             ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0};
       x.achieved = r.sparsity;
+      if (tuned) x.policy = g_tuned_policies[tech.substr(0, tech.size() - 6)];
       if (r.unit_rows > 0) x.unit = std::to_string(static_cast<int>(r.unit_rows)) + "x" + std::to_string(static_cast<int>(r.unit_cols));
       if (s > 0) x.flag = flag_of(l, s, r, tech.find("balanced") != std::string::npos);
       out.push_back(x);
@@ -99,11 +101,11 @@ inline void write_csv(const std::vector<row>& rows, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) throw std::runtime_error("cannot write " + path);
   std::fprintf(f, "shape,technique,sparsity,time_ms,device_ms,gflops_dense_equiv,speedup_vs_gapp_dense,share_of_ideal,"
-                  "speedup_vs_openblas,speedup_vs_clblast,device,achieved_sparsity,unit,flag\n");
+                  "speedup_vs_openblas,speedup_vs_clblast,device,achieved_sparsity,unit,flag,policy\n");
   for (const row& r : rows)
-    std::fprintf(f, "%s,%s,%.2f,%.4f,%.4f,%.2f,%.4f,%.4f,%.4f,%.4f,\"%s\",%.4f,%s,%s\n", r.shape.c_str(), r.tech.c_str(),
+    std::fprintf(f, "%s,%s,%.2f,%.4f,%.4f,%.2f,%.4f,%.4f,%.4f,%.4f,\"%s\",%.4f,%s,%s,%s\n", r.shape.c_str(), r.tech.c_str(),
                  r.s, r.time_ms, r.device_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb,
-                 g_env->device_name.c_str(), r.achieved, r.unit.c_str(), r.flag.c_str());
+                 g_env->device_name.c_str(), r.achieved, r.unit.c_str(), r.flag.c_str(), r.policy.c_str());
   std::fclose(f);
 }
 
@@ -115,12 +117,15 @@ inline void print_summary(const std::vector<row>& rows) {
   for (const row& r : rows)
     std::printf("%-22s %-16s %5.2f %10.3f %8.1f %9.2f %7.2f %9.2f %8.2f\n", r.shape.c_str(), r.tech.c_str(), r.s,
                 r.time_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb);
-  double g = 0;
-  int n = 0;
-  for (const row& r : rows)
-    if (r.tech == g_sparse_dense && r.shape.rfind("conv", 0) == 0 && r.vs_oblas > 0) g += std::log(r.vs_oblas), ++n;
-  if (n)
-    std::printf("geometric mean over the 224 layers: gapp %s / OpenBLAS = %.2f\n", g_sparse_dense.c_str(), std::exp(g / n));
+  for (const std::string& dense : {g_sparse_dense, std::string("dense-tuned")}) {
+    double g = 0;
+    int n = 0;
+    for (const row& r : rows)
+      if (r.tech == dense && r.shape.rfind("conv", 0) == 0 && r.vs_oblas > 0) g += std::log(r.vs_oblas), ++n;
+    if (n)
+      std::printf("geometric mean over the 224 layers: gapp %s / OpenBLAS = %.2f\n", dense.c_str(), std::exp(g / n));
+  }
+  for (const auto& [tech, pol] : g_tuned_policies) std::printf("tuned %s rows: policy %s\n", tech.c_str(), pol.c_str());
 }
 
 } // namespace gapp_bench

@@ -1,6 +1,6 @@
 // gapp-prune — prune a weight tensor stored as .npy with a gapp policy, from the shell.
 //
-//   gapp-prune --policy NAME --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
+//   gapp-prune --policy NAME|--profile FILE --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
 //              [--tile-sparsity T] [--scores SCORES.npy] --mask MASK.npy
 //              [--pruned PRUNED.npy] WEIGHTS.npy
 //   gapp-prune --list-policies
@@ -8,6 +8,7 @@
 // Prints one JSON line on success; on any error one line on stderr, exit status 1 for bad
 // input or arguments, and no file written.
 #include <gapp/prune.hpp>
+#include <gapp/tune.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -22,13 +23,17 @@
 namespace {
 
 const char* const usage =
-    "usage: gapp-prune --policy NAME --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
+    "usage: gapp-prune --policy NAME|--profile FILE\n"
+    "                  --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
     "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
     "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
     "       gapp-prune --list-policies\n"
     "WEIGHTS.npy is a float32 or float64 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
     "written as uint8 (1 = kept) with the input's shape, its metadata (policy, technique, unit\n"
-    "shapes, sparsity) as JSON beside it (MASK.npy -> MASK.json); one JSON line goes to stdout.\n";
+    "shapes, sparsity) as JSON beside it (MASK.npy -> MASK.json); one JSON line goes to stdout.\n"
+    "NAME is a preset (--list-policies) or a tuned policy PRESET@TMxTNxTK/RMxRN/KV-staging; with\n"
+    "--profile, the policy is the device profile's best for the technique (gapp-tune), and the\n"
+    "output records it.\n";
 
 struct usage_error : gapp::invalid_argument {
   using gapp::invalid_argument::invalid_argument;
@@ -70,7 +75,7 @@ void list_policies() {
 }
 
 int run(int argc, char** argv) {
-  std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path;
+  std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path, profile_path;
   std::optional<double> sparsity, tile_sparsity;
   bool balanced = false;
   for (int i = 1; i < argc; ++i) {
@@ -82,6 +87,7 @@ int run(int argc, char** argv) {
     if (a == "--help" || a == "-h") return std::fputs(usage, stdout), 0;
     if (a == "--list-policies") return list_policies(), 0;
     if (a == "--policy") policy = value();
+    else if (a == "--profile") profile_path = value();
     else if (a == "--unit") unit_s = value();
     else if (a == "--sparsity") sparsity = parse_double(value(), "--sparsity");
     else if (a == "--tile-sparsity") {
@@ -98,9 +104,8 @@ int run(int argc, char** argv) {
     else if (weights_path.empty()) weights_path = a;
     else throw usage_error("more than one weights file given ('" + weights_path + "', '" + a + "')");
   }
-  if (policy.empty()) throw usage_error("--policy is required (see --list-policies)");
-  if (!gapp::presets::all::contains(policy))
-    throw usage_error("unknown policy '" + policy + "' (known: " + gapp::presets::all::names() + ")");
+  if (policy.empty() == profile_path.empty())
+    throw usage_error("give either --policy (see --list-policies) or --profile (a gapp-tune device profile)");
   if (unit_s.empty()) throw usage_error("--unit is required");
   if (mask_path.empty()) throw usage_error("--mask is required");
   if (weights_path.empty()) throw usage_error("no weights file given");
@@ -140,6 +145,26 @@ int run(int argc, char** argv) {
     else throw usage_error("--sparsity is required");
   }
 
+  // the policy: by name, or the profile's best for the technique; pruning needs only its units
+  std::string profile_note;
+  if (!profile_path.empty()) {
+    const gapp::tune::profile prof = gapp::tune::load_profile(profile_path);
+    const std::string tech = gapp::to_string(gapp::technique{unit, balanced});
+    const auto best = prof.policy_for(tech);
+    policy = best ? *best : prof.preset;
+    profile_note = ",\"profile\":" + gapp::json::quote(profile_path) + ",\"profile_device\":" +
+                   gapp::json::quote(prof.device) + ",\"profile_choice\":" +
+                   gapp::json::quote(best ? "the profile's best " + tech + " policy"
+                                          : "the profile measured no " + tech + " policy: its preset");
+  }
+  gapp::policy_info pinfo{};
+  try {
+    pinfo = gapp::tune::visit_policy(policy, [](auto p) { return decltype(p)::info(decltype(p)::name); });
+  } catch (const gapp::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+  const gapp::policy_units pu{pinfo.simd_unit, pinfo.tile_unit};
+
   gapp::prune_options opt;
   opt.criterion = crit;
   opt.balanced = balanced;
@@ -147,43 +172,49 @@ int run(int argc, char** argv) {
   const gapp::matrix_view wm(w.data, rows, cols);
 
   std::string json;
-  gapp::presets::all::visit(policy, [&](auto p) {
-    using P = decltype(p);
-    std::visit(
-        [&](const auto& u) {
-          using U = std::decay_t<decltype(u)>;
-          const auto m = gapp::prune<P>(wm, u, *sparsity, opt);
-          gapp::mask_metadata meta;
-          meta.policy = policy;
-          meta.technique = gapp::to_string(gapp::technique{u, balanced});
-          meta.granularity = gapp::unit_traits<U>::name;
-          meta.unit = m.shape();
-          meta.simd_unit = P::simd_unit, meta.tile_unit = P::tile_unit;
-          meta.shape = w.shape;
-          meta.gemm_rows = rows, meta.gemm_cols = cols;
-          meta.criterion = std::string(gapp::to_string(crit));
-          meta.target_sparsity = *sparsity;
-          meta.achieved_sparsity = m.sparsity();
-          meta.kept_l2_fraction = gapp::kept_l2_fraction(wm, m);
-          // every output is made before any is written, then each is written atomically
-          const std::string mask_img = gapp::npy::serialize(w.shape, m.data());
-          std::string pruned_img;
-          if (!pruned_path.empty()) {
-            const std::vector<float> pw = m.apply(wm);
-            pruned_img = gapp::npy::serialize(w.shape, pw.data());
-          }
-          std::string meta_json = gapp::to_json(meta);
-          if constexpr (std::is_same_v<U, gapp::units::multi>)
-            meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity)));
-          std::vector<std::pair<std::string, std::string>> outputs{{mask_path, mask_img}, {meta_path, meta_json + "\n"}};
-          if (!pruned_path.empty()) outputs.emplace_back(pruned_path, pruned_img);
-          gapp::npy::write_all_atomic(outputs); // all or nothing
-          const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-          json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
-                 ",\"metadata\":" + gapp::detail::json_string(meta_path) + ",\"elapsed_ms\":" + num(ms) + "}";
-        },
-        unit);
-  });
+  std::visit(
+      [&](const auto& u) {
+        using U = std::decay_t<decltype(u)>;
+        const std::vector<std::uint8_t> keep = gapp::select_keep(wm, u, *sparsity, opt, pu);
+        std::size_t kept = 0;
+        double all_l2 = 0, kept_l2 = 0;
+        for (std::size_t i = 0; i < keep.size(); ++i) {
+          const double v = static_cast<double>(wm.data[i]) * wm.data[i];
+          all_l2 += v;
+          if (keep[i]) kept += 1, kept_l2 += v;
+        }
+        gapp::mask_metadata meta;
+        meta.policy = policy;
+        meta.technique = gapp::to_string(gapp::technique{u, balanced});
+        meta.granularity = gapp::unit_traits<U>::name;
+        meta.unit = gapp::shape_in(u, rows, cols, pu);
+        meta.simd_unit = pinfo.simd_unit, meta.tile_unit = pinfo.tile_unit;
+        meta.shape = w.shape;
+        meta.gemm_rows = rows, meta.gemm_cols = cols;
+        meta.criterion = std::string(gapp::to_string(crit));
+        meta.target_sparsity = *sparsity;
+        meta.achieved_sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(keep.size());
+        meta.kept_l2_fraction = all_l2 > 0 ? std::sqrt(kept_l2 / all_l2) : 1.0;
+        // every output is made before any is written, then each is written atomically
+        const std::string mask_img = gapp::npy::serialize(w.shape, keep.data());
+        std::string pruned_img;
+        if (!pruned_path.empty()) {
+          std::vector<float> pw(w.data.begin(), w.data.end());
+          for (std::size_t i = 0; i < pw.size(); ++i)
+            if (!keep[i]) pw[i] = 0.0f;
+          pruned_img = gapp::npy::serialize(w.shape, pw.data());
+        }
+        std::string meta_json = gapp::to_json(meta);
+        if constexpr (std::is_same_v<U, gapp::units::multi>)
+          meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity)));
+        std::vector<std::pair<std::string, std::string>> outputs{{mask_path, mask_img}, {meta_path, meta_json + "\n"}};
+        if (!pruned_path.empty()) outputs.emplace_back(pruned_path, pruned_img);
+        gapp::npy::write_all_atomic(outputs); // all or nothing
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
+               ",\"metadata\":" + gapp::detail::json_string(meta_path) + profile_note + ",\"elapsed_ms\":" + num(ms) + "}";
+      },
+      unit);
   std::puts(json.c_str());
   return 0;
 }

@@ -9,4 +9,5 @@
 #include "opencl/error.hpp"
 #include "opencl/gemm_op.hpp"
 #include "opencl/program_cache.hpp"
+#include "opencl/tuned.hpp"
 #include "prune.hpp"

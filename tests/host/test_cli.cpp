@@ -4,6 +4,8 @@
 #include "reference.hpp"
 #include "run_tool.hpp"
 
+#include <gapp/tune.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +110,60 @@ TEST_CASE("gapp-prune prunes 2-D and OIHW .npy files like the library does", "[c
   REQUIRE(b.out.find("\"criterion\":\"l2\"") != std::string::npos);
 }
 
+TEST_CASE("gapp-prune prunes for tuned policies, by name or from a device profile", "[cli][tune]") {
+  std::mt19937 g(77);
+  const auto w = ref::random_weights(g, 100 * 72, 0);
+  npy::write(tmp("wt.npy"), {100, 72}, w.data());
+  const matrix_view wv(w.data(), 100, 72);
+  using T = tune::tuned<presets::pocl_avx512, tiling<48, 32, 32, 12, 32, 4, staging::direct>>;
+  for (const char* unit : {"simd", "tile", "multi"}) {
+    fs::remove(tmp("mt.npy"));
+    const auto r = run(std::string("--policy ") + std::string(T::name) + " --unit " + unit + " --sparsity 0.75 --mask " +
+                       tmp("mt.npy") + " " + tmp("wt.npy"), "tuned");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const auto lib = std::string(unit) == "simd"   ? prune<T>(wv, units::simd{}, 0.75).keep()
+                     : std::string(unit) == "tile" ? prune<T>(wv, units::tile{}, 0.75).keep()
+                                                   : prune<T>(wv, units::multi{}, 0.75).keep();
+    CHECK(npy::read_bytes(tmp("mt.npy")).data == lib);
+    const auto meta = read_mask_metadata(tmp("mt.npy"));
+    REQUIRE(meta);
+    CHECK(meta->policy == T::name);
+    CHECK(meta->simd_unit == T::simd_unit); // 12×4, not the preset's 8×4
+    CHECK(meta->tile_unit == T::tile_unit);
+  }
+  // a profile: its best policy for the technique, recorded in the output
+  tune::profile prof;
+  prof.device = "d", prof.vendor = "v", prof.driver = "1", prof.preset = "pocl-avx512";
+  prof.best.push_back({"simd", std::string(T::name), 1.2});
+  std::ofstream(tmp("prof.json")) << tune::to_json(prof);
+  auto r = run("--profile " + tmp("prof.json") + " --unit simd --sparsity 0.5 --mask " + tmp("mt.npy") + " " +
+               tmp("wt.npy"), "tuned");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("\"policy\":\"" + std::string(T::name) + "\"") &&
+                        Catch::Contains("\"profile_choice\":\"the profile's best simd policy\""));
+  r = run("--profile " + tmp("prof.json") + " --unit tile --sparsity 0.5 --mask " + tmp("mt.npy") + " " + tmp("wt.npy"),
+          "tuned");
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("\"policy\":\"pocl-avx512\"") && Catch::Contains("its preset"));
+  // bad input: an unknown tuned name, a corrupt profile, both --policy and --profile
+  fs::remove(tmp("mt.npy"));
+  r = run("--policy pocl-avx512@1x2x3/4x5/6-direct --unit simd --sparsity 0.5 --mask " + tmp("mt.npy") + " " +
+          tmp("wt.npy"), "tuned");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("unknown tuned policy"));
+  std::ofstream(tmp("bad.json")) << "{\"format\": \"gapp-device-profile\", \"version\": 1";
+  r = run("--profile " + tmp("bad.json") + " --unit simd --sparsity 0.5 --mask " + tmp("mt.npy") + " " + tmp("wt.npy"),
+          "tuned");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.err, Catch::Contains("bad.json"));
+  r = run("--policy nvidia --profile " + tmp("prof.json") + " --unit simd --sparsity 0.5 --mask " + tmp("mt.npy") + " " +
+          tmp("wt.npy"), "tuned");
+  CHECK(r.status != 0);
+  CHECK(!fs::exists(tmp("mt.npy")));
+}
+
 TEST_CASE("gapp-prune lists its presets", "[cli]") {
   const auto r = run("--list-policies", "list");
   REQUIRE(r.status == 0);
@@ -139,7 +195,7 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
   const std::string ok_bytes = bytes(tmp("ok.npy")), s_bytes = bytes(tmp("s.npy"));
   const std::string ok = " --mask " + mask + " " + tmp("ok.npy");
   const std::pair<std::string, std::string> cases[] = {
-      {"--policy nvidiaa --unit simd --sparsity 0.5" + ok, "unknown policy 'nvidiaa'"},
+      {"--policy nvidiaa --unit simd --sparsity 0.5" + ok, "unknown policy preset 'nvidiaa'"},
       {"--policy nvidia --unit simd --sparsity 1" + ok, "[0, 1)"},
       {"--policy nvidia --unit simd --sparsity -0.5" + ok, "[0, 1)"},
       {"--policy nvidia --unit simd --sparsity abc" + ok, "expects a number"},

@@ -136,6 +136,33 @@ inline vgg16_weights load_npy_dir(const vgg16_config& cfg, const std::string& di
   return w;
 }
 
+/// The configuration of a weights directory as load_npy_dir reads it, from the shapes of
+/// features.0 (width, in_channels), classifier.0 (hidden, and with conv5_3's channels the
+/// input size) and classifier.6 (classes). Throws gapp::file_error for a missing or
+/// malformed file, gapp::shape_error for shapes no VGG16 configuration has.
+inline vgg16_config infer_config(const std::string& dir) {
+  const auto first = npy::read_floats(dir + "/features.0.weight.npy").shape;
+  const auto fc6 = npy::read_floats(dir + "/classifier.0.weight.npy").shape;
+  const auto fc8 = npy::read_floats(dir + "/classifier.6.weight.npy").shape;
+  if (first.size() != 4 || first[2] != 3 || first[3] != 3 || fc6.size() != 2 || fc8.size() != 2 || fc8[1] != fc6[0])
+    throw shape_error(dir + ": not a VGG16 weights directory (features.0 O×I×3×3, classifier.0 and .6 out×in)");
+  vgg16_config c;
+  c.width = static_cast<double>(first[0]) / 64.0;
+  c.in_channels = first[1];
+  c.hidden = fc6[0];
+  c.classes = fc8[0];
+  const std::size_t last = vgg16_layers(c)[12].shape.out_channels; // conv5_3
+  const std::size_t cells = fc6[1] / last, side = static_cast<std::size_t>(std::lround(std::sqrt(double(cells))));
+  if (fc6[1] % last != 0 || side * side != cells)
+    throw shape_error(dir + "/classifier.0.weight.npy: " + std::to_string(fc6[1]) + " inputs are not " +
+                      std::to_string(last) + " channels of a square feature map");
+  c.input = side * 32;
+  c.validate();
+  if (vgg16_layers(c).front().shape.out_channels != first[0])
+    throw shape_error(dir + "/features.0.weight.npy: " + std::to_string(first[0]) + " filters fit no width multiplier");
+  return c;
+}
+
 /// Writes the weights in the layout load_npy_dir reads (and PyTorch's state_dict holds).
 inline void save_npy_dir(const vgg16_weights& w, const std::string& dir) {
   for (std::size_t i = 0; i < w.layers.size(); ++i) {

@@ -1,0 +1,107 @@
+// gapp-tune end to end on the test device: a profile of every candidate, checked and timed;
+// resuming; bad input; dispatch with the profile, and with a profile of another driver.
+#include <catch2/catch.hpp>
+
+#include "../host/run_tool.hpp"
+#include "cl_env.hpp"
+
+#include <gapp/opencl/tuned.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#ifdef GAPP_TUNE_EXE
+using namespace gapp;
+namespace fs = std::filesystem;
+
+namespace {
+gapp_test::tool_result run_tune(const std::string& args, const std::string& dir) {
+  const char* pick = std::getenv("GAPP_TEST_DEVICE"); // the device the other tests use
+  return gapp_test::run_tool(GAPP_TUNE_EXE, std::string("--device ") + (pick ? pick : "0") + " " + args, dir + "/tool");
+}
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+} // namespace
+
+TEST_CASE("gapp-tune measures every candidate, resumes, and dispatch uses its profile", "[opencl][tool][tune]") {
+  const std::string dir = std::string(GAPP_TEST_TMP) + "/tune_tool";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // edge-sized shapes: neither M, K nor N a multiple of any candidate's tile
+  std::ofstream(dir + "/shapes.txt") << "# M K N\n40 72 100\n";
+  std::ofstream(dir + "/two.txt") << "40 72 100\n24 36 50  # second\n";
+  const std::string prof = dir + "/p.json";
+  const auto r = run_tune("--shapes " + dir + "/shapes.txt --techniques dense,simd --sparsity 0.75 --repeats 2 --out " + prof, dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("\"best\":[{\"technique\":\"dense\""));
+  const tune::profile p = tune::load_profile(prof);
+  const opencl::device_info info = opencl::query(cl_env::get().device);
+  CHECK(p.matches(info));
+  CHECK(p.preset == choose_policy(info).name);
+  std::size_t n_cand = 0;
+  presets::all::visit(p.preset, [&](auto base) { n_cand = tune::candidates<decltype(base)>::size; });
+  REQUIRE(p.measurements.size() == 2 * n_cand); // dense and simd, one shape
+  std::set<std::string> names;
+  for (const auto& m : p.measurements) {
+    names.insert(m.policy);
+    CHECK(m.ms.size() == 2);
+    CHECK(m.median_ms > 0);
+    CHECK((m.technique == "dense" ? m.achieved_sparsity == 0 : m.achieved_sparsity > 0.5));
+  }
+  CHECK(names.size() == n_cand);
+  REQUIRE(p.policy_for("dense"));
+  REQUIRE(p.policy_for("simd"));
+  CHECK(!fs::exists(prof + ".partial"));
+
+  // dispatch with the profile runs its best dense policy, and it computes W·X
+  tune::tuned_choice why;
+  const std::string ran = opencl::dispatch(cl_env::get().device, &p, [](auto pol) { return std::string(decltype(pol)::name); }, &why);
+  CHECK(why.tuned); // taken from the profile (which may find the preset best)
+  CHECK(ran == *p.policy_for("dense"));
+  // a profile of another driver: the preset, and why
+  tune::profile other = p;
+  other.driver = "0.0-other";
+  const std::string ran2 = opencl::dispatch(cl_env::get().device, &other, [](auto pol) { return std::string(decltype(pol)::name); }, &why);
+  CHECK(ran2 == p.preset);
+  CHECK(!why.tuned);
+  CHECK_THAT(why.reason, Catch::Contains("0.0-other"));
+
+  // resume: a partial profile holding the first shape's groups is kept, not measured again
+  fs::copy_file(prof, dir + "/q.json.partial");
+  const auto r2 = run_tune("--shapes " + dir + "/two.txt --techniques dense,simd --sparsity 0.75 --repeats 1 --out " + dir + "/q.json", dir);
+  INFO(r2.err);
+  REQUIRE(r2.status == 0);
+  CHECK_THAT(r2.err, Catch::Contains("resuming"));
+  const tune::profile q = tune::load_profile(dir + "/q.json");
+  REQUIRE(q.measurements.size() == 4 * n_cand);
+  for (std::size_t i = 0; i < p.measurements.size(); ++i) CHECK(q.measurements[i].ms == p.measurements[i].ms);
+  for (std::size_t i = p.measurements.size(); i < q.measurements.size(); ++i) CHECK(q.measurements[i].ms.size() == 1);
+
+  // bad input: one line, exit 1, the good profile untouched
+  const std::string good = slurp(prof);
+  std::ofstream(prof + ".partial") << "{\"format\": \"gapp-device-profile\", \"version\": 1, \"device\": ";
+  auto bad = run_tune("--shapes " + dir + "/shapes.txt --out " + prof, dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("p.json.partial") && Catch::Contains("malformed JSON"));
+  CHECK(slurp(prof) == good);
+  fs::remove(prof + ".partial");
+  std::ofstream(dir + "/bad.txt") << "40 72\n";
+  bad = run_tune("--shapes " + dir + "/bad.txt --out " + prof, dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("line 1") && Catch::Contains("'M K N'"));
+  bad = run_tune("--sparsity 1.5 --out " + prof, dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--sparsity"));
+  bad = run_tune("--techniques dense,filter --out " + prof, dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("'filter' is not tuned"));
+  CHECK(slurp(prof) == good);
+}
+#endif

@@ -1,0 +1,376 @@
+// gapp-tune — measure candidate policies on an OpenCL device and write its device profile.
+//
+//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR]
+//             [--techniques dense,simd,tile] [--sparsity S[,S...]] [--repeats R] [--max-n N]
+//
+// Candidates: the preset dispatch picks for the device and every tiling of
+// gapp::tune::tilings_for<preset> that fits it and is not the preset's own (13 candidates
+// in all for the PoCL presets, 10 to 12 for the GPU presets).
+// Each candidate is first checked against a host reference on the shape's first columns,
+// then timed: one warm-up, then R rounds in which every candidate runs once (interleaved, so
+// that drift hits all alike); the median is kept. Progress and time left go to stderr.
+// Resumable: finished (shape, technique) groups are kept in FILE.partial and skipped when
+// the same command runs again; the profile is written atomically at the end (a good profile
+// is never replaced by a partial one). Prints the profile's summary as one JSON line.
+#include <gapp/io/npy.hpp>
+#include <gapp/nn.hpp>
+#include <gapp/opencl.hpp>
+#include <gapp/tune/profile.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char* const usage =
+    "usage: gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR]\n"
+    "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N]\n"
+    "Measures the device's preset and its candidate tilings on GEMM shapes and writes the\n"
+    "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
+    "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
+    "its configuration read from the files, batch 1). LIST: dense, simd, tile, multi,\n"
+    "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
+    "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
+    "no cap). FILE defaults to the documented profile location for the device (see\n"
+    "docs/tuning.md). Resumable through FILE.partial.\n";
+
+struct shape {
+  std::string name;
+  std::size_t m, k, n;
+};
+
+std::vector<shape> vgg16_shapes() {
+  return {{"conv1_2", 64, 576, 50176},
+          {"conv2_2", 128, 1152, 12544},
+          {"conv3_x", 256, 2304, 3136},
+          {"conv4_x", 512, 4608, 784},
+          {"conv5_x", 512, 4608, 196}};
+}
+
+std::size_t parse_count(const std::string& s, const std::string& what) {
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos || std::stoull(s) == 0)
+    throw gapp::invalid_argument(what + " expects a positive integer, got '" + s + "'");
+  return static_cast<std::size_t>(std::stoull(s));
+}
+
+std::vector<shape> shapes_from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw gapp::file_error(path + ": cannot open for reading");
+  std::vector<shape> out;
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    std::istringstream ls(line);
+    std::vector<std::string> f;
+    for (std::string w; ls >> w;) f.push_back(w);
+    if (f.empty()) continue;
+    if (f.size() != 3)
+      throw gapp::file_error(path + ": line " + std::to_string(no) + " must hold 'M K N', got '" + line + "'");
+    try {
+      out.push_back({"line" + std::to_string(no), parse_count(f[0], "M"), parse_count(f[1], "K"), parse_count(f[2], "N")});
+    } catch (const gapp::invalid_argument& e) {
+      throw gapp::file_error(path + ": line " + std::to_string(no) + ": " + e.what());
+    }
+  }
+  if (out.empty()) throw gapp::file_error(path + ": no shape (lines of 'M K N')");
+  return out;
+}
+
+std::vector<shape> shapes_from_weights(const std::string& dir) {
+  const gapp::nn::vgg16_config cfg = gapp::nn::infer_config(dir);
+  std::vector<shape> out;
+  std::set<std::string> seen;
+  for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
+    if (!l.conv || l.shape.in_channels * 9 < 64) continue; // conv1_1 stays dense
+    shape s{l.display, l.shape.gemm_rows(), l.shape.gemm_cols(), l.in_size * l.in_size};
+    const std::string key = std::to_string(s.m) + "," + std::to_string(s.k) + "," + std::to_string(s.n);
+    if (seen.insert(key).second) out.push_back(s);
+  }
+  return out;
+}
+
+std::string fixed(double v, int d) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", d, v);
+  return b;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+/// One candidate prepared for one (shape, technique): its operation and what it achieved.
+struct runner {
+  std::string policy;
+  double achieved = 0;
+  std::function<cl::Event(const cl::CommandQueue&, const cl::Buffer&, const cl::Buffer&, std::size_t)> enqueue;
+};
+
+struct progress {
+  std::size_t total = 0, done = 0;
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  void tick(const std::string& what) {
+    ++done;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double left = done ? el / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+    const int width = 30, fill = total ? static_cast<int>(width * done / total) : width;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu  %4.0f s elapsed, ~%4.0f s left  %-48.48s", std::string(fill, '#').c_str(),
+                 std::string(width - fill, '.').c_str(), done, total, el, left, what.c_str());
+    std::fflush(stderr);
+  }
+};
+
+/// Calls f with the technique's unit: only the tuned units (simd, tile, multi), so that each
+/// candidate instantiates three packed formats, not every unit gapp has.
+template <class F>
+void with_unit(const gapp::technique& t, F&& f) {
+  if (t.is<gapp::units::simd>()) f(std::get<gapp::units::simd>(*t.unit));
+  else if (t.is<gapp::units::tile>()) f(std::get<gapp::units::tile>(*t.unit));
+  else if (t.is<gapp::units::multi>()) f(std::get<gapp::units::multi>(*t.unit));
+  else throw gapp::invalid_argument("gapp-tune: technique '" + gapp::to_string(t) + "' is not tuned");
+}
+
+/// Prunes and packs W for policy P and the technique; returns a runner, or nothing for a
+/// technique the candidate does not support.
+template <class P>
+runner make_runner(const cl::Context& ctx, const cl::Device& dev, gapp::opencl::program_cache& cache,
+                   const std::vector<float>& w, const shape& s, const gapp::technique& t, double sparsity) {
+  const gapp::matrix_view wv(w.data(), s.m, s.k);
+  runner r{std::string(P::name), 0, {}};
+  if (t.dense()) {
+    auto op = std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, wv);
+    r.enqueue = [op](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& y, std::size_t n) {
+      return op->enqueue(q, x, y, n);
+    };
+    return r;
+  }
+  with_unit(t, [&](auto unit) {
+    gapp::prune_options o;
+    o.balanced = t.balanced;
+    const auto m = gapp::prune<P>(wv, unit, sparsity, o);
+    r.achieved = m.sparsity();
+    auto op = std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, gapp::pack(wv, m));
+    r.enqueue = [op](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& y, std::size_t n) {
+      return op->enqueue(q, x, y, n);
+    };
+  });
+  return r;
+}
+
+/// W·X on the host for the first `n` columns, with W masked as the candidate prunes it.
+template <class P>
+std::vector<float> reference(const std::vector<float>& w, const shape& s, const gapp::technique& t, double sparsity,
+                             const std::vector<float>& x, std::size_t n) {
+  std::vector<float> wm = w;
+  if (!t.dense())
+    with_unit(t, [&](auto unit) {
+      gapp::prune_options o;
+      o.balanced = t.balanced;
+      const auto m = gapp::prune<P>(gapp::matrix_view(w.data(), s.m, s.k), unit, sparsity, o);
+      for (std::size_t i = 0; i < wm.size(); ++i)
+        if (!m.keep()[i]) wm[i] = 0;
+    });
+  std::vector<double> y(s.m * n, 0.0);
+  for (std::size_t i = 0; i < s.m; ++i)
+    for (std::size_t kk = 0; kk < s.k; ++kk) {
+      const double a = wm[i * s.k + kk];
+      if (a == 0) continue;
+      const float* xr = &x[kk * s.n];
+      for (std::size_t j = 0; j < n; ++j) y[i * n + j] += a * xr[j];
+    }
+  return std::vector<float>(y.begin(), y.end());
+}
+
+int run(int argc, char** argv) {
+  std::size_t device = 0, repeats = 7, max_n = 0;
+  std::string out, shapes_arg = "vgg16", weights, techs_arg = "dense,simd,tile";
+  std::vector<double> sparsities{0.75, 0.9};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw gapp::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") return std::fputs(usage, stdout), 0;
+    if (a == "--device") {
+      const std::string v = value();
+      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw gapp::invalid_argument("--device expects a device index (0, 1, ...), got '" + v + "'");
+      device = std::stoul(v);
+    } else if (a == "--out") out = value();
+    else if (a == "--shapes") shapes_arg = value();
+    else if (a == "--weights") weights = value();
+    else if (a == "--techniques") techs_arg = value();
+    else if (a == "--repeats") {
+      repeats = parse_count(value(), a);
+      if (repeats > 1000) throw gapp::invalid_argument("--repeats must be at most 1000");
+    } else if (a == "--max-n") max_n = parse_count(value(), a);
+    else if (a == "--sparsity") {
+      sparsities.clear();
+      std::stringstream ss(value());
+      for (std::string v; std::getline(ss, v, ',');) {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (v.empty() || end != v.c_str() + v.size() || !(x > 0 && x < 1))
+          throw gapp::invalid_argument("--sparsity expects numbers in (0, 1), got '" + v + "'");
+        sparsities.push_back(x);
+      }
+      if (sparsities.empty()) throw gapp::invalid_argument("--sparsity is empty");
+    } else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
+  }
+  // the measured groups of a shape: dense once, each sparse technique at each sparsity
+  std::vector<gapp::technique> techs;
+  std::vector<std::string> tech_names;
+  std::vector<double> tech_sparsity;
+  {
+    std::stringstream ss(techs_arg);
+    for (std::string t; std::getline(ss, t, ',');) {
+      const gapp::technique x = gapp::parse_technique(t);
+      if (!x.dense() && !(x.is<gapp::units::simd>() || x.is<gapp::units::tile>() || x.is<gapp::units::multi>()))
+        throw gapp::invalid_argument("--techniques: '" + t + "' is not tuned (dense, simd, tile, multi and their "
+                                     "balanced forms are)");
+      for (double s : x.dense() ? std::vector<double>{0.0} : sparsities)
+        techs.push_back(x), tech_names.push_back(gapp::to_string(x)), tech_sparsity.push_back(s);
+    }
+    if (techs.empty()) throw gapp::invalid_argument("--techniques is empty");
+  }
+  std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights)
+                              : shapes_arg == "vgg16" ? vgg16_shapes()
+                                                      : shapes_from_file(shapes_arg);
+  if (max_n)
+    for (auto& s : shapes) s.n = std::min(s.n, max_n);
+
+  const cl::Device dev = gapp::opencl::device_at(device);
+  const gapp::opencl::device_info info = gapp::opencl::query(dev);
+  if (out.empty()) {
+    const auto dirs = gapp::tune::profile_dirs();
+    if (dirs.empty()) throw gapp::invalid_argument("--out is needed: no GAPP_PROFILE_DIR, XDG_CONFIG_HOME or HOME");
+    std::filesystem::create_directories(dirs.front());
+    out = dirs.front() + "/" + gapp::tune::profile_file_name(info);
+  }
+  const std::string partial = out + ".partial";
+  const std::string preset = gapp::choose_policy(info).name;
+
+  gapp::tune::profile prof;
+  prof.device = info.name, prof.vendor = info.vendor, prof.driver = info.driver, prof.preset = preset;
+  std::set<std::string> done_groups; // "m,k,n,technique"
+  auto group_key = [](std::size_t m, std::size_t k, std::size_t n, const std::string& t, double s) {
+    return std::to_string(m) + "," + std::to_string(k) + "," + std::to_string(n) + "," + t + "," + fixed(s, 4);
+  };
+  if (std::filesystem::exists(partial)) {
+    gapp::tune::profile old = gapp::tune::load_profile(partial);
+    if (old.matches(info) && old.preset == preset) {
+      prof.measurements = old.measurements;
+      for (const auto& x : old.measurements) done_groups.insert(group_key(x.m, x.k, x.n, x.technique, x.sparsity));
+      std::fprintf(stderr, "gapp-tune: resuming from %s (%zu groups measured)\n", partial.c_str(), done_groups.size());
+    }
+  }
+
+  cl::Context ctx(dev);
+  cl::CommandQueue q(ctx, dev);
+  gapp::opencl::program_cache cache;
+  std::size_t n_candidates = 0;
+  std::string json;
+  gapp::presets::all::visit(preset, [&](auto base) {
+    using Base = decltype(base);
+    using cands = gapp::tune::candidates<Base>;
+    n_candidates = cands::size;
+    progress bar;
+    for (const auto& s : shapes)
+      for (std::size_t ti = 0; ti < techs.size(); ++ti)
+        if (!done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], tech_sparsity[ti]))) bar.total += cands::size;
+    std::fprintf(stderr, "gapp-tune: %s (%s, driver %s), preset %s, %zu candidates, %zu shapes, techniques %s\n",
+                 info.name.c_str(), info.vendor.c_str(), info.driver.c_str(), preset.c_str(), cands::size,
+                 shapes.size(), techs_arg.c_str());
+    for (const auto& s : shapes) {
+      std::mt19937 g(11);
+      std::normal_distribution<float> he(0.0f, std::sqrt(2.0f / static_cast<float>(s.k)));
+      std::uniform_real_distribution<float> u(0.0f, 1.0f);
+      std::vector<float> w(s.m * s.k), x(s.k * s.n);
+      for (auto& v : w) v = he(g);
+      for (auto& v : x) v = u(g);
+      cl::Buffer xb(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
+      cl::Buffer yb(ctx, CL_MEM_READ_WRITE, s.m * s.n * 4);
+      for (std::size_t ti = 0; ti < techs.size(); ++ti) {
+        const auto& t = techs[ti];
+        const double sparsity = tech_sparsity[ti];
+        if (done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], sparsity))) continue;
+        // prepare and check every candidate, then time them interleaved
+        std::vector<runner> rs;
+        const std::size_t nchk = std::min<std::size_t>(s.n, 96);
+        cands::for_each([&](auto cand) {
+          using P = decltype(cand);
+          bar.tick(s.name + " " + tech_names[ti] + (t.dense() ? "" : " " + fixed(sparsity, 2)) + " " +
+                   std::string(P::name));
+          if (!gapp::can_implement<P>({s.m, s.n, s.k}, info)) return;
+          runner r = make_runner<P>(ctx, dev, cache, w, s, t, sparsity);
+          r.enqueue(q, xb, yb, s.n).wait(); // first launch: builds, warms
+          std::vector<float> y(s.m * s.n);
+          q.enqueueReadBuffer(yb, CL_TRUE, 0, y.size() * 4, y.data());
+          const std::vector<float> ref = reference<P>(w, s, t, sparsity, x, nchk);
+          double err = 0, scale = 1e-6;
+          for (std::size_t i = 0; i < s.m; ++i)
+            for (std::size_t j = 0; j < nchk; ++j) {
+              err = std::max(err, std::fabs(static_cast<double>(y[i * s.n + j]) - ref[i * nchk + j]));
+              scale = std::max(scale, std::fabs(static_cast<double>(ref[i * nchk + j])));
+            }
+          if (!(err <= 1e-4 * scale))
+            throw gapp::error("candidate " + std::string(P::name) + " computes a wrong " + tech_names[ti] + " GEMM " +
+                              std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n) +
+                              " (max error " + std::to_string(err) + " against the host reference, scale " +
+                              std::to_string(scale) + ")");
+          rs.push_back(std::move(r));
+        });
+        std::vector<std::vector<double>> ms(rs.size());
+        for (std::size_t round = 0; round < repeats; ++round)
+          for (std::size_t c = 0; c < rs.size(); ++c) {
+            const auto t0 = std::chrono::steady_clock::now();
+            rs[c].enqueue(q, xb, yb, s.n).wait();
+            ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+          }
+        for (std::size_t c = 0; c < rs.size(); ++c)
+          prof.measurements.push_back(
+              {s.m, s.k, s.n, tech_names[ti], sparsity, rs[c].policy, ms[c], median(ms[c]), rs[c].achieved});
+        gapp::tune::summarise(prof);
+        gapp::npy::write_atomic(partial, gapp::tune::to_json(prof));
+      }
+    }
+    std::fputc('\n', stderr);
+  });
+  gapp::tune::summarise(prof);
+  gapp::npy::write_atomic(out, gapp::tune::to_json(prof));
+  std::filesystem::remove(partial);
+  json = "{\"profile\":" + gapp::json::quote(out) + ",\"device\":" + gapp::json::quote(prof.device) +
+         ",\"preset\":" + gapp::json::quote(preset) + ",\"candidates\":" + std::to_string(n_candidates) +
+         ",\"measurements\":" + std::to_string(prof.measurements.size()) + ",\"best\":[";
+  for (std::size_t i = 0; i < prof.best.size(); ++i)
+    json += std::string(i ? "," : "") + "{\"technique\":" + gapp::json::quote(prof.best[i].technique) +
+            ",\"policy\":" + gapp::json::quote(prof.best[i].policy) +
+            ",\"speedup_vs_preset\":" + fixed(prof.best[i].speedup_vs_preset, 3) + "}";
+  std::puts((json + "]}").c_str());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\ngapp-tune: error: %s\n", e.what());
+    return 1;
+  }
+}
