@@ -265,6 +265,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--techniques", default=",".join(TECHNIQUES))
     ap.add_argument("--sparsities", default="0.5,0.75,0.9")
+    ap.add_argument("--dense-only", action="store_true",
+                    help="train, export ({work}/dense/*.npy) and check the dense model, then stop")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -341,6 +343,11 @@ def main():
         d = f"{work}/dense"
         export_dir(model, d)
         finish("dense", "dense", 0.0, model, d, dict(achieved_sparsity=0.0, layers=[]))
+    if args.dense_only:
+        r = results["dense"]
+        log(f"dense: torch {r['torch_accuracy']:.4f}, gapp {r['gapp_accuracy']:.4f}, agreement {r['agreement']:.4f};"
+            f" weights in {work}/dense")
+        return 0 if r["agreement"] >= 0.999 and r["max_logit_diff"] <= 1e-4 * r["max_logit"] + 1e-7 else 1
 
     techs = args.techniques.split(",")
     sparsities = [float(s) for s in args.sparsities.split(",")]
