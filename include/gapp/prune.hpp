@@ -13,6 +13,7 @@
 #include "prune/mask_file.hpp"
 #include "prune/matrix.hpp"
 #include "prune/prune.hpp"
+#include "prune/reorder.hpp"
 #include "prune/schedule.hpp"
 #include "prune/technique.hpp"
 #include "prune/units.hpp"

@@ -13,6 +13,7 @@
 #include "../error.hpp"
 #include "../io/npy.hpp"
 #include "../prune/conv.hpp"
+#include "../prune/reorder.hpp"
 #include "reference.hpp"
 
 namespace gapp::nn {
@@ -161,6 +162,31 @@ inline vgg16_config infer_config(const std::string& dir) {
   if (vgg16_layers(c).front().shape.out_channels != first[0])
     throw shape_error(dir + "/features.0.weight.npy: " + std::to_string(first[0]) + " filters fit no width multiplier");
   return c;
+}
+
+/// Permutes the output channels of weight layer `layer` (its rows and bias: new channel i is
+/// old channel p[i]) and, consistently, the inputs of the next weight layer (a conv's input
+/// channels, the classifier's flattened C·H·W inputs, an FC layer's inputs), so that the
+/// network computes the same function. The last layer's outputs (the classes) cannot be
+/// permuted: gapp::invalid_argument. ReLU and max-pooling act per channel and commute.
+inline void permute_channels(vgg16_weights& w, std::size_t layer, const reorder::permutation& p) {
+  if (layer + 1 >= w.layers.size())
+    throw invalid_argument("permute_channels: layer " + std::to_string(layer) + " has no next layer (the " +
+                           std::to_string(w.layers.size()) + " layers end with the classes, which stay in order)");
+  const vgg16_layer& l = w.layers[layer];
+  const vgg16_layer& next = w.layers[layer + 1];
+  layer_params& a = w.params[layer];
+  layer_params& b = w.params[layer + 1];
+  const std::size_t oc = l.shape.out_channels;
+  reorder::check_permutation(p, oc, "permute_channels (" + l.display + ")");
+  a.weight = reorder::permute_rows(matrix_view(a.weight, oc, l.shape.gemm_cols()), p);
+  a.bias = reorder::permute_values(a.bias, p);
+  // the next layer sees channel c's values in group p^-1(c): its inputs move as the rows did
+  const std::size_t cols = next.shape.gemm_cols();
+  if (cols % oc != 0)
+    throw shape_error("permute_channels: " + next.display + " has " + std::to_string(cols) + " inputs, not a multiple of " +
+                      l.display + "'s " + std::to_string(oc) + " channels");
+  b.weight = reorder::permute_column_groups(matrix_view(b.weight, next.shape.gemm_rows(), cols), p, cols / oc);
 }
 
 /// Writes the weights in the layout load_npy_dir reads (and PyTorch's state_dict holds).

@@ -1,0 +1,182 @@
+// gapp/prune/reorder.hpp — reordering before pruning: permute a layer's output channels (its
+// GEMM rows) so that rows that share a SIMD unit or a tile have similar importance, and
+// keep more of the weights' magnitude at the same sparsity. The permutation folds into the
+// weights offline (this layer's rows and bias, the next layer's input channels), so
+// inference costs nothing. Host-only.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../error.hpp"
+#include "criterion.hpp"
+#include "matrix.hpp"
+#include "prune.hpp"
+#include "units.hpp"
+
+namespace gapp::reorder {
+
+/// A permutation of n rows (or channels): new position i holds old index order[i].
+using permutation = std::vector<std::int32_t>;
+
+inline permutation identity(std::size_t n) {
+  permutation p(n);
+  std::iota(p.begin(), p.end(), 0);
+  return p;
+}
+
+/// Throws gapp::invalid_argument unless `p` is a permutation of 0 … n−1.
+inline void check_permutation(const permutation& p, std::size_t n, const std::string& what) {
+  if (p.size() != n)
+    throw invalid_argument(what + ": a permutation of " + std::to_string(p.size()) + " entries for " +
+                           std::to_string(n) + " channels");
+  std::vector<std::uint8_t> seen(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t v = p[i];
+    if (v < 0 || static_cast<std::size_t>(v) >= n)
+      throw invalid_argument(what + ": entry " + std::to_string(i) + " is " + std::to_string(v) + ", outside [0, " +
+                             std::to_string(n) + ")");
+    if (seen[static_cast<std::size_t>(v)]++)
+      throw invalid_argument(what + ": " + std::to_string(v) + " appears twice (entry " + std::to_string(i) + ")");
+  }
+}
+
+/// The inverse permutation: inverse(p)[p[i]] = i.
+inline permutation inverse(const permutation& p) {
+  check_permutation(p, p.size(), "reorder::inverse");
+  permutation q(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) q[static_cast<std::size_t>(p[i])] = static_cast<std::int32_t>(i);
+  return q;
+}
+
+/// w with its rows in order p (new row i = old row p[i]).
+inline std::vector<float> permute_rows(matrix_view w, const permutation& p) {
+  check_permutation(p, w.rows, "reorder::permute_rows");
+  std::vector<float> out(w.size());
+  for (std::size_t i = 0; i < w.rows; ++i)
+    std::copy_n(w.data + static_cast<std::size_t>(p[i]) * w.cols, w.cols, out.data() + i * w.cols);
+  return out;
+}
+
+/// w with its columns in groups of `group` consecutive columns (an input channel's kh·kw
+/// weights, or a flattened channel's H·W) permuted: new group i = old group p[i].
+inline std::vector<float> permute_column_groups(matrix_view w, const permutation& p, std::size_t group) {
+  if (group == 0 || w.cols % group != 0)
+    throw shape_error("reorder::permute_column_groups: groups of " + std::to_string(group) + " do not divide " +
+                      std::to_string(w.cols) + " columns");
+  check_permutation(p, w.cols / group, "reorder::permute_column_groups");
+  std::vector<float> out(w.size());
+  for (std::size_t r = 0; r < w.rows; ++r)
+    for (std::size_t i = 0; i < p.size(); ++i)
+      std::copy_n(w.data + r * w.cols + static_cast<std::size_t>(p[i]) * group, group,
+                  out.data() + r * w.cols + i * group);
+  return out;
+}
+
+/// v (one value per row or channel, e.g. a bias) in order p.
+inline std::vector<float> permute_values(const std::vector<float>& v, const permutation& p) {
+  check_permutation(p, v.size(), "reorder::permute_values");
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = v[static_cast<std::size_t>(p[i])];
+  return out;
+}
+
+struct search_options {
+  criterion crit = criterion::l1; ///< how units are scored when pruning (as prune_options)
+  bool balanced = false;          ///< balanced selection (as prune_options)
+  std::size_t max_evaluations = 300; ///< pruning runs the local search may spend
+  std::uint64_t seed = 1;
+};
+
+struct search_result {
+  permutation order;          ///< rows in this order keep the most magnitude found
+  double kept_l2 = 0;         ///< kept L2 fraction with `order`
+  double identity_kept_l2 = 0; ///< kept L2 fraction without reordering
+  std::size_t evaluations = 0;
+};
+
+/// The kept L2 fraction of w with its rows in order p, pruned with `unit` to `sparsity`
+/// under a policy with units `pu` (gapp::select_keep).
+template <class Unit>
+double kept_l2_with(matrix_view w, const permutation& p, const Unit& unit, double sparsity, policy_units pu,
+                    const search_options& o = {}) {
+  const std::vector<float> wp = permute_rows(w, p);
+  prune_options po;
+  po.criterion = o.crit;
+  po.balanced = o.balanced;
+  const matrix_view v(wp.data(), w.rows, w.cols);
+  const std::vector<std::uint8_t> keep = select_keep(v, unit, sparsity, po, pu);
+  double all = 0, kept = 0;
+  for (std::size_t i = 0; i < wp.size(); ++i) {
+    const double x = static_cast<double>(wp[i]) * wp[i];
+    all += x;
+    if (keep[i]) kept += x;
+  }
+  return all > 0 ? std::sqrt(kept / all) : 1.0;
+}
+
+/// A row order of w that keeps at least as much magnitude as the identity when pruned with
+/// `unit` to `sparsity` (never less: the identity is a candidate). Tries the rows sorted by
+/// their L2 norm (rows of similar importance share units), then swaps rows between unit rows
+/// at random, keeping each swap that keeps more, until `max_evaluations` prunings. Units one
+/// row tall (element, filter, N:M) or spanning all rows (channel) gain nothing from a row
+/// order: the identity is returned at once.
+template <class Unit>
+search_result search_rows(matrix_view w, const Unit& unit, double sparsity, policy_units pu,
+                          const search_options& o = {}) {
+  if (w.rows == 0 || w.cols == 0) throw invalid_argument("reorder::search_rows: empty matrix");
+  const unit_shape us = shape_in(unit, w.rows, w.cols, pu);
+  search_result r;
+  r.order = identity(w.rows);
+  r.identity_kept_l2 = r.kept_l2 = kept_l2_with(w, r.order, unit, sparsity, pu, o);
+  r.evaluations = 1;
+  if (us.rows <= 1 || static_cast<std::size_t>(us.rows) >= w.rows) return r;
+
+  auto consider = [&](const permutation& p) {
+    const double k = kept_l2_with(w, p, unit, sparsity, pu, o);
+    ++r.evaluations;
+    if (k > r.kept_l2) {
+      r.kept_l2 = k, r.order = p;
+      return true;
+    }
+    return false;
+  };
+  // rows by descending L2 norm
+  std::vector<double> norm(w.rows, 0.0);
+  for (std::size_t i = 0; i < w.rows; ++i)
+    for (std::size_t k = 0; k < w.cols; ++k) norm[i] += static_cast<double>(w(i, k)) * w(i, k);
+  permutation sorted = identity(w.rows);
+  std::stable_sort(sorted.begin(), sorted.end(), [&](std::int32_t a, std::int32_t b) {
+    return norm[static_cast<std::size_t>(a)] > norm[static_cast<std::size_t>(b)];
+  });
+  consider(sorted);
+  // local search: swap two rows of different unit rows
+  const std::size_t ur = static_cast<std::size_t>(us.rows);
+  std::mt19937_64 g(o.seed);
+  std::uniform_int_distribution<std::size_t> pick(0, w.rows - 1);
+  permutation cur = r.order;
+  while (r.evaluations < o.max_evaluations) {
+    const std::size_t a = pick(g), b = pick(g);
+    if (a / ur == b / ur) {
+      ++r.evaluations; // a draw that cannot change anything still counts, so the loop ends
+      continue;
+    }
+    std::swap(cur[a], cur[b]);
+    if (!consider(cur)) std::swap(cur[a], cur[b]);
+  }
+  return r;
+}
+
+/// search_rows under policy P's units.
+template <class P, class Unit>
+search_result search_rows(matrix_view w, const Unit& unit, double sparsity, const search_options& o = {}) {
+  return search_rows(w, unit, sparsity, policy_units{P::simd_unit, P::tile_unit}, o);
+}
+
+} // namespace gapp::reorder
