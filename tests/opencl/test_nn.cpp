@@ -147,6 +147,32 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
   }
 }
 
+TEST_CASE("VGG16 with reordered channels computes the same logits on the device", "[opencl][nn][vgg16][reorder]") {
+  cl_env& env = cl_env::get();
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 3, cfg.width = 0.0625, cfg.hidden = 24, cfg.classes = 10;
+  const auto w = with_biases(nn::he_init(cfg, 5), 5);
+  // each layer's output channels in the order search_rows finds for SIMD units at 0.5
+  auto p = w;
+  using P = presets::pocl_avx512;
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i + 1 < p.layers.size(); ++i) {
+    const auto& l = p.layers[i];
+    const auto r = reorder::search_rows<P>(matrix_view(p.params[i].weight, l.shape.gemm_rows(), l.shape.gemm_cols()),
+                                           units::simd{}, 0.5);
+    REQUIRE(r.kept_l2 >= r.identity_kept_l2);
+    moved += r.order != reorder::identity(l.shape.out_channels);
+    nn::permute_channels(p, i, r.order);
+  }
+  REQUIRE(moved > 0);
+  std::mt19937 g(2);
+  const auto input = random_input(g, 2, 3, 32, 32);
+  gapp::nn::vgg16_net<P>::options opt;
+  opt.batch = 2;
+  gapp::nn::vgg16_net<P> a(env.context, env.device, env.cache, w, opt), b(env.context, env.device, env.cache, p, opt);
+  require_close(b.forward(env.queue, input), a.forward(env.queue, input), 1e-4);
+}
+
 TEST_CASE("VGG16 with one global sparsity over its layers", "[opencl][nn][vgg16]") {
   cl_env& env = cl_env::get();
   nn::vgg16_config cfg;
