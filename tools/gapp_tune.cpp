@@ -1,6 +1,6 @@
 // gapp-tune — measure candidate policies on an OpenCL device and write its device profile.
 //
-//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR]
+//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]]
 //             [--techniques dense,simd,tile] [--sparsity S[,S...]] [--repeats R] [--max-n N]
 //
 // Candidates: the preset dispatch picks for the device and every tiling of
@@ -33,12 +33,12 @@
 namespace {
 
 const char* const usage =
-    "usage: gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR]\n"
+    "usage: gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]]\n"
     "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N]\n"
     "Measures the device's preset and its candidate tilings on GEMM shapes and writes the\n"
     "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
     "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
-    "its configuration read from the files, batch 1). LIST: dense, simd, tile, multi,\n"
+    "its configuration read from the files, batch B, default 1). LIST: dense, simd, tile, multi,\n"
     "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
     "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
     "no cap). FILE defaults to the documented profile location for the device (see\n"
@@ -87,13 +87,13 @@ std::vector<shape> shapes_from_file(const std::string& path) {
   return out;
 }
 
-std::vector<shape> shapes_from_weights(const std::string& dir) {
+std::vector<shape> shapes_from_weights(const std::string& dir, std::size_t batch) {
   const gapp::nn::vgg16_config cfg = gapp::nn::infer_config(dir);
   std::vector<shape> out;
   std::set<std::string> seen;
   for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
     if (!l.conv || l.shape.in_channels * 9 < 64) continue; // conv1_1 stays dense
-    shape s{l.display, l.shape.gemm_rows(), l.shape.gemm_cols(), l.in_size * l.in_size};
+    shape s{l.display, l.shape.gemm_rows(), l.shape.gemm_cols(), l.in_size * l.in_size * batch};
     const std::string key = std::to_string(s.m) + "," + std::to_string(s.k) + "," + std::to_string(s.n);
     if (seen.insert(key).second) out.push_back(s);
   }
@@ -195,7 +195,7 @@ std::vector<float> reference(const std::vector<float>& w, const shape& s, const 
 }
 
 int run(int argc, char** argv) {
-  std::size_t device = 0, repeats = 7, max_n = 0;
+  std::size_t device = 0, repeats = 7, max_n = 0, batch = 1;
   std::string out, shapes_arg = "vgg16", weights, techs_arg = "dense,simd,tile";
   std::vector<double> sparsities{0.75, 0.9};
   for (int i = 1; i < argc; ++i) {
@@ -218,6 +218,10 @@ int run(int argc, char** argv) {
       repeats = parse_count(value(), a);
       if (repeats > 1000) throw gapp::invalid_argument("--repeats must be at most 1000");
     } else if (a == "--max-n") max_n = parse_count(value(), a);
+    else if (a == "--batch") {
+      batch = parse_count(value(), a);
+      if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536");
+    }
     else if (a == "--sparsity") {
       sparsities.clear();
       std::stringstream ss(value());
@@ -247,7 +251,8 @@ int run(int argc, char** argv) {
     }
     if (techs.empty()) throw gapp::invalid_argument("--techniques is empty");
   }
-  std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights)
+  if (batch != 1 && weights.empty()) throw gapp::invalid_argument("--batch applies to --weights shapes only");
+  std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights, batch)
                               : shapes_arg == "vgg16" ? vgg16_shapes()
                                                       : shapes_from_file(shapes_arg);
   if (max_n)
