@@ -10,6 +10,7 @@
 #include <gapp/prune.hpp>
 #include <gapp/tune.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -176,13 +177,7 @@ int run(int argc, char** argv) {
       [&](const auto& u) {
         using U = std::decay_t<decltype(u)>;
         const std::vector<std::uint8_t> keep = gapp::select_keep(wm, u, *sparsity, opt, pu);
-        std::size_t kept = 0;
-        double all_l2 = 0, kept_l2 = 0;
-        for (std::size_t i = 0; i < keep.size(); ++i) {
-          const double v = static_cast<double>(wm.data[i]) * wm.data[i];
-          all_l2 += v;
-          if (keep[i]) kept += 1, kept_l2 += v;
-        }
+        const std::size_t kept = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), std::uint8_t{1}));
         gapp::mask_metadata meta;
         meta.policy = policy;
         meta.technique = gapp::to_string(gapp::technique{u, balanced});
@@ -194,7 +189,7 @@ int run(int argc, char** argv) {
         meta.criterion = std::string(gapp::to_string(crit));
         meta.target_sparsity = *sparsity;
         meta.achieved_sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(keep.size());
-        meta.kept_l2_fraction = all_l2 > 0 ? std::sqrt(kept_l2 / all_l2) : 1.0;
+        meta.kept_l2_fraction = gapp::kept_l2_fraction(wm, keep);
         // every output is made before any is written, then each is written atomically
         const std::string mask_img = gapp::npy::serialize(w.shape, keep.data());
         std::string pruned_img;

@@ -125,18 +125,27 @@ std::optional<std::string> whole_units(const std::vector<std::uint8_t>& keep, st
   }
 }
 
-/// ‖w ⊙ mask‖₂ / ‖w‖₂: the share of the weights' L2 norm that pruning kept (1 for an
-/// all-zero matrix, where nothing can be lost).
-template <class Policy, class Unit>
-double kept_l2_fraction(matrix_view w, const mask<Policy, Unit>& m) {
-  m.check_shape(w, "kept_l2_fraction");
+/// ‖w ⊙ keep‖₂ / ‖w‖₂ for a keep-mask (1 = kept, row-major like w): the share of the
+/// weights' L2 norm that pruning kept (1 for an all-zero matrix, where nothing can be lost).
+/// Throws gapp::shape_error if the mask does not cover w.
+inline double kept_l2_fraction(matrix_view w, const std::vector<std::uint8_t>& keep) {
+  if (keep.size() != w.size())
+    throw shape_error("kept_l2_fraction: " + std::to_string(keep.size()) + " mask values for " +
+                      std::to_string(w.size()) + " weights");
   double all = 0, kept = 0;
   for (std::size_t i = 0; i < w.size(); ++i) {
     const double v = static_cast<double>(w.data[i]) * w.data[i];
     all += v;
-    if (m.data()[i]) kept += v;
+    if (keep[i]) kept += v;
   }
   return all > 0 ? std::sqrt(kept / all) : 1.0;
+}
+
+/// kept_l2_fraction of a mask.
+template <class Policy, class Unit>
+double kept_l2_fraction(matrix_view w, const mask<Policy, Unit>& m) {
+  m.check_shape(w, "kept_l2_fraction");
+  return kept_l2_fraction(w, m.keep());
 }
 
 } // namespace gapp

@@ -16,6 +16,7 @@
 
 #include "../error.hpp"
 #include "criterion.hpp"
+#include "mask.hpp"
 #include "matrix.hpp"
 #include "prune.hpp"
 #include "units.hpp"
@@ -111,14 +112,7 @@ double kept_l2_with(matrix_view w, const permutation& p, const Unit& unit, doubl
   po.criterion = o.crit;
   po.balanced = o.balanced;
   const matrix_view v(wp.data(), w.rows, w.cols);
-  const std::vector<std::uint8_t> keep = select_keep(v, unit, sparsity, po, pu);
-  double all = 0, kept = 0;
-  for (std::size_t i = 0; i < wp.size(); ++i) {
-    const double x = static_cast<double>(wp[i]) * wp[i];
-    all += x;
-    if (keep[i]) kept += x;
-  }
-  return all > 0 ? std::sqrt(kept / all) : 1.0;
+  return kept_l2_fraction(v, select_keep(v, unit, sparsity, po, pu));
 }
 
 /// A row order of w that keeps at least as much magnitude as the identity when pruned with

@@ -17,6 +17,7 @@
 
 #include "../error.hpp"
 #include "../io/json.hpp"
+#include "../io/npy.hpp"
 #include "../policy/can_implement.hpp"
 #include "../version.hpp"
 #include "candidates.hpp"
@@ -173,16 +174,11 @@ inline profile parse_profile(std::string_view text, const std::string& origin) {
   return p;
 }
 
-inline std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path + ": cannot open for reading");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) throw file_error(path + ": read error");
-  return s.str();
+/// Reads and parses a profile file (a regular file; gapp::file_error naming it otherwise).
+inline profile load_profile(const std::string& path) {
+  const std::vector<unsigned char> bytes = npy::detail::read_file(path);
+  return parse_profile(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
 }
-
-inline profile load_profile(const std::string& path) { return parse_profile(read_text_file(path), path); }
 
 /// The file name of a device's profile: vendor, device and driver, with every character
 /// other than letters, digits, '.', '-' and '_' replaced by '_'.
