@@ -3,12 +3,14 @@
 //   gapp-prune --policy NAME|--profile FILE --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
 //              [--tile-sparsity T] [--scores SCORES.npy] --mask MASK.npy
 //              [--pruned PRUNED.npy] WEIGHTS.npy
+//   gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]
 //   gapp-prune --list-policies
 //
 // Prints one JSON line on success; on any error one line on stderr, exit status 1 for bad
 // input or arguments, and no file written.
 #include <gapp/prune.hpp>
 #include <gapp/tune.hpp>
+#include <gapp/tune/advise.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -28,13 +30,17 @@ const char* const usage =
     "                  --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
     "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
     "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
+    "       gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]\n"
     "       gapp-prune --list-policies\n"
     "WEIGHTS.npy is a float32 or float64 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
     "written as uint8 (1 = kept) with the input's shape, its metadata (policy, technique, unit\n"
     "shapes, sparsity) as JSON beside it (MASK.npy -> MASK.json); one JSON line goes to stdout.\n"
     "NAME is a preset (--list-policies) or a tuned policy PRESET@TMxTNxTK/RMxRN/KV-staging; with\n"
     "--profile, the policy is the device profile's best for the technique (gapp-tune), and the\n"
-    "output records it.\n";
+    "output records it.\n"
+    "With --plan (gapp-advise's), every sparse layer NAME of the plan is pruned from\n"
+    "DIR/NAME.weight.npy with the plan's policy, technique and sparsity into DIR/NAME.mask.npy\n"
+    "(and .json) of --masks; every layer is checked before anything is written.\n";
 
 struct usage_error : gapp::invalid_argument {
   using gapp::invalid_argument::invalid_argument;
@@ -75,8 +81,125 @@ void list_policies() {
   });
 }
 
+/// Prunes one weight tensor (rows × cols as a GEMM) with a unit at a sparsity under a policy's
+/// units; appends the mask, its metadata and (with `pruned_path`) the pruned weights to
+/// `outputs` (path, bytes) and returns the metadata JSON with "balanced" and "metadata".
+std::string prune_one(const gapp::npy::tensor<float>& w, std::size_t rows, std::size_t cols, const gapp::any_unit& unit,
+                      double sparsity, const gapp::prune_options& opt, const std::string& policy,
+                      const gapp::policy_info& pinfo, bool balanced, gapp::criterion crit, const std::string& mask_path,
+                      const std::string& pruned_path, std::vector<std::pair<std::string, std::string>>& outputs) {
+  const gapp::policy_units pu{pinfo.simd_unit, pinfo.tile_unit};
+  const gapp::matrix_view wm(w.data, rows, cols);
+  const std::string meta_path = gapp::metadata_path(mask_path);
+  std::string json;
+  std::visit(
+      [&](const auto& u) {
+        using U = std::decay_t<decltype(u)>;
+        const std::vector<std::uint8_t> keep = gapp::select_keep(wm, u, sparsity, opt, pu);
+        const std::size_t kept = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), std::uint8_t{1}));
+        gapp::mask_metadata meta;
+        meta.policy = policy;
+        meta.technique = gapp::to_string(gapp::technique{u, balanced});
+        meta.granularity = gapp::unit_traits<U>::name;
+        meta.unit = gapp::shape_in(u, rows, cols, pu);
+        meta.simd_unit = pinfo.simd_unit, meta.tile_unit = pinfo.tile_unit;
+        meta.shape = w.shape;
+        meta.gemm_rows = rows, meta.gemm_cols = cols;
+        meta.criterion = std::string(gapp::to_string(crit));
+        meta.target_sparsity = sparsity;
+        meta.achieved_sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(keep.size());
+        meta.kept_l2_fraction = gapp::kept_l2_fraction(wm, keep);
+        // every output is made before any is written
+        outputs.emplace_back(mask_path, gapp::npy::serialize(w.shape, keep.data()));
+        std::string meta_json = gapp::to_json(meta);
+        if constexpr (std::is_same_v<U, gapp::units::multi>)
+          meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, sparsity)));
+        outputs.emplace_back(meta_path, meta_json + "\n");
+        if (!pruned_path.empty()) {
+          std::vector<float> pw(w.data.begin(), w.data.end());
+          for (std::size_t i = 0; i < pw.size(); ++i)
+            if (!keep[i]) pw[i] = 0.0f;
+          outputs.emplace_back(pruned_path, gapp::npy::serialize(w.shape, pw.data()));
+        }
+        json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
+               ",\"metadata\":" + gapp::detail::json_string(meta_path) + "}";
+      },
+      unit);
+  return json;
+}
+
+/// The GEMM view of a weight tensor: M × K as it is, or O × I·KH·KW for OIHW.
+void gemm_shape(const gapp::npy::tensor<float>& w, const std::string& path, std::size_t& rows, std::size_t& cols,
+                int& kernel_area) {
+  kernel_area = 1;
+  if (w.shape.size() == 2) rows = w.shape[0], cols = w.shape[1];
+  else if (w.shape.size() == 4) {
+    const gapp::conv_shape cs{w.shape[0], w.shape[1], w.shape[2], w.shape[3]};
+    rows = cs.gemm_rows(), cols = cs.gemm_cols(), kernel_area = static_cast<int>(cs.kernel_area());
+  } else
+    throw gapp::shape_error(path + ": expected a 2-D (M x K) or 4-D (OIHW) array, got shape " + json_shape(w.shape));
+}
+
+/// gapp-prune --plan: the masks of every sparse layer of an advisor's plan.
+int run_plan(const std::string& plan_path, const std::string& weights_dir, const std::string& masks_dir,
+             gapp::criterion crit) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const gapp::tune::plan plan = gapp::tune::load_plan(plan_path);
+  const gapp::policy_info pinfo =
+      gapp::tune::visit_policy(plan.policy, [](auto p) { return decltype(p)::info(decltype(p)::name); });
+  // inputs first, all of them, so that a wrong layer stops the run before any work
+  struct job {
+    const gapp::tune::plan_layer* layer;
+    std::string weights, mask;
+  };
+  std::vector<job> jobs;
+  std::vector<gapp::io::named_path> inputs{{"--plan", plan_path}}, outs;
+  for (const auto& l : plan.layers) {
+    if (l.technique == "dense") continue;
+    const std::string wf = weights_dir + "/" + l.name + ".weight.npy";
+    if (!std::filesystem::exists(wf))
+      throw gapp::file_error(plan_path + ": the plan names layer '" + l.name + "', but " + wf + " does not exist");
+    jobs.push_back({&l, wf, masks_dir + "/" + l.name + ".mask.npy"});
+    inputs.push_back({"a weights file", wf});
+    outs.push_back({"a mask", jobs.back().mask});
+    outs.push_back({"a mask's metadata", gapp::metadata_path(jobs.back().mask)});
+  }
+  if (jobs.empty()) throw usage_error(plan_path + ": the plan prunes no layer (every layer runs dense)");
+  gapp::io::require_distinct(outs, inputs);
+  std::vector<std::pair<std::string, std::string>> outputs;
+  std::string layers_json;
+  for (const auto& j : jobs) {
+    const gapp::npy::tensor<float> w = gapp::npy::read_floats(j.weights);
+    std::size_t rows = 0, cols = 0;
+    int kernel_area = 1;
+    gemm_shape(w, j.weights, rows, cols, kernel_area);
+    if (rows != j.layer->m || cols != j.layer->k)
+      throw gapp::shape_error(plan_path + ": layer '" + j.layer->name + "' was planned as a " +
+                              std::to_string(j.layer->m) + " x " + std::to_string(j.layer->k) + " GEMM, " + j.weights +
+                              " is " + std::to_string(rows) + " x " + std::to_string(cols));
+    const gapp::technique t = gapp::parse_technique(j.layer->technique);
+    gapp::prune_options opt;
+    opt.criterion = crit;
+    opt.balanced = t.balanced;
+    gapp::any_unit unit = *t.unit;
+    if (auto* c = std::get_if<gapp::units::channel>(&unit)) c->kernel_area = kernel_area;
+    const std::string one = prune_one(w, rows, cols, unit, j.layer->sparsity, opt, plan.policy, pinfo, t.balanced,
+                                      crit, j.mask, "", outputs);
+    layers_json += std::string(layers_json.empty() ? "" : ",") + one;
+  }
+  std::filesystem::create_directories(masks_dir);
+  gapp::npy::write_all_atomic(outputs); // all or nothing
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::puts(("{\"plan\":" + gapp::json::quote(plan_path) + ",\"policy\":" + gapp::json::quote(plan.policy) +
+             ",\"masks\":" + std::to_string(jobs.size()) + ",\"layers\":[" + layers_json +
+             "],\"elapsed_ms\":" + num(ms) + "}")
+                .c_str());
+  return 0;
+}
+
 int run(int argc, char** argv) {
-  std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path, profile_path;
+  std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path, profile_path,
+      plan_path, weights_dir, masks_dir;
   std::optional<double> sparsity, tile_sparsity;
   bool balanced = false;
   for (int i = 1; i < argc; ++i) {
@@ -88,6 +211,9 @@ int run(int argc, char** argv) {
     if (a == "--help" || a == "-h") return std::fputs(usage, stdout), 0;
     if (a == "--list-policies") return list_policies(), 0;
     if (a == "--policy") policy = value();
+    else if (a == "--plan") plan_path = value();
+    else if (a == "--weights") weights_dir = value();
+    else if (a == "--masks") masks_dir = value();
     else if (a == "--profile") profile_path = value();
     else if (a == "--unit") unit_s = value();
     else if (a == "--sparsity") sparsity = parse_double(value(), "--sparsity");
@@ -105,6 +231,15 @@ int run(int argc, char** argv) {
     else if (weights_path.empty()) weights_path = a;
     else throw usage_error("more than one weights file given ('" + weights_path + "', '" + a + "')");
   }
+  if (!plan_path.empty() || !weights_dir.empty() || !masks_dir.empty()) {
+    if (plan_path.empty() || weights_dir.empty() || masks_dir.empty())
+      throw usage_error("--plan, --weights and --masks go together");
+    if (!policy.empty() || !profile_path.empty() || !unit_s.empty() || sparsity || tile_sparsity || balanced ||
+        !scores_path.empty() || !mask_path.empty() || !pruned_path.empty() || !weights_path.empty())
+      throw usage_error("--plan sets the policy, units and sparsities of every layer: give only --weights, --masks "
+                        "and --criterion with it");
+    return run_plan(plan_path, weights_dir, masks_dir, gapp::parse_criterion(criterion_s));
+  }
   if (policy.empty() == profile_path.empty())
     throw usage_error("give either --policy (see --list-policies) or --profile (a gapp-tune device profile)");
   if (unit_s.empty()) throw usage_error("--unit is required");
@@ -120,13 +255,7 @@ int run(int argc, char** argv) {
   const gapp::npy::tensor<float> w = gapp::npy::read_floats(weights_path);
   std::size_t rows = 0, cols = 0;
   int kernel_area = 1;
-  if (w.shape.size() == 2) rows = w.shape[0], cols = w.shape[1];
-  else if (w.shape.size() == 4) {
-    const gapp::conv_shape cs{w.shape[0], w.shape[1], w.shape[2], w.shape[3]};
-    rows = cs.gemm_rows(), cols = cs.gemm_cols(), kernel_area = static_cast<int>(cs.kernel_area());
-  } else
-    throw gapp::shape_error(weights_path + ": expected a 2-D (M x K) or 4-D (OIHW) array, got shape " +
-                            json_shape(w.shape));
+  gemm_shape(w, weights_path, rows, cols, kernel_area);
   std::optional<gapp::npy::tensor<float>> scores;
   if (!scores_path.empty()) {
     scores = gapp::npy::read_floats(scores_path);
@@ -164,53 +293,17 @@ int run(int argc, char** argv) {
   } catch (const gapp::invalid_argument& e) {
     throw usage_error(e.what());
   }
-  const gapp::policy_units pu{pinfo.simd_unit, pinfo.tile_unit};
-
   gapp::prune_options opt;
   opt.criterion = crit;
   opt.balanced = balanced;
   if (scores) opt.scores = gapp::float_span(scores->data);
-  const gapp::matrix_view wm(w.data, rows, cols);
 
-  std::string json;
-  std::visit(
-      [&](const auto& u) {
-        using U = std::decay_t<decltype(u)>;
-        const std::vector<std::uint8_t> keep = gapp::select_keep(wm, u, *sparsity, opt, pu);
-        const std::size_t kept = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), std::uint8_t{1}));
-        gapp::mask_metadata meta;
-        meta.policy = policy;
-        meta.technique = gapp::to_string(gapp::technique{u, balanced});
-        meta.granularity = gapp::unit_traits<U>::name;
-        meta.unit = gapp::shape_in(u, rows, cols, pu);
-        meta.simd_unit = pinfo.simd_unit, meta.tile_unit = pinfo.tile_unit;
-        meta.shape = w.shape;
-        meta.gemm_rows = rows, meta.gemm_cols = cols;
-        meta.criterion = std::string(gapp::to_string(crit));
-        meta.target_sparsity = *sparsity;
-        meta.achieved_sparsity = 1.0 - static_cast<double>(kept) / static_cast<double>(keep.size());
-        meta.kept_l2_fraction = gapp::kept_l2_fraction(wm, keep);
-        // every output is made before any is written, then each is written atomically
-        const std::string mask_img = gapp::npy::serialize(w.shape, keep.data());
-        std::string pruned_img;
-        if (!pruned_path.empty()) {
-          std::vector<float> pw(w.data.begin(), w.data.end());
-          for (std::size_t i = 0; i < pw.size(); ++i)
-            if (!keep[i]) pw[i] = 0.0f;
-          pruned_img = gapp::npy::serialize(w.shape, pw.data());
-        }
-        std::string meta_json = gapp::to_json(meta);
-        if constexpr (std::is_same_v<U, gapp::units::multi>)
-          meta_json.insert(meta_json.size() - 1, ",\"tile_sparsity\":" + num(gapp::tile_phase_sparsity(u, *sparsity)));
-        std::vector<std::pair<std::string, std::string>> outputs{{mask_path, mask_img}, {meta_path, meta_json + "\n"}};
-        if (!pruned_path.empty()) outputs.emplace_back(pruned_path, pruned_img);
-        gapp::npy::write_all_atomic(outputs); // all or nothing
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        json = meta_json.substr(0, meta_json.size() - 1) + ",\"balanced\":" + (balanced ? "true" : "false") +
-               ",\"metadata\":" + gapp::detail::json_string(meta_path) + profile_note + ",\"elapsed_ms\":" + num(ms) + "}";
-      },
-      unit);
-  std::puts(json.c_str());
+  std::vector<std::pair<std::string, std::string>> outputs;
+  const std::string json = prune_one(w, rows, cols, unit, *sparsity, opt, policy, pinfo, balanced, crit, mask_path,
+                                     pruned_path, outputs);
+  gapp::npy::write_all_atomic(outputs); // all or nothing
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::puts((json.substr(0, json.size() - 1) + profile_note + ",\"elapsed_ms\":" + num(ms) + "}").c_str());
   return 0;
 }
 

@@ -5,18 +5,24 @@
 //              [--technique dense|element|filter|channel|nm:N:M|simd|tile|multi|UNIT-balanced]
 //              [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]
 //              [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]
+//              [--plan PLAN.json] [--layer-times]
 //
 // X.npy: float32 N × in_channels × input × input (NCHW, already normalised); Y.npy: N
 // uint8 labels. With --masks, DIR/<layer>.mask.npy (uint8, the layer's weight shape, as
 // gapp-prune writes it) fixes the kept weights of each layer that has one; the others run
-// dense. Prints one JSON line; on any error one line on stderr and exit status 1.
+// dense. With --plan (gapp-advise's), each layer runs the plan's technique at its sparsity
+// with the plan's policy (its masks from --masks, or pruned here) and the predicted time is
+// reported beside the measured one. Prints one JSON line; on any error one line on stderr
+// and exit status 1.
 #include <gapp/nn.hpp>
+#include <gapp/tune/advise.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,11 +32,20 @@ const char* const usage =
     "usage: gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR] [--technique T]\n"
     "                  [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]\n"
     "                  [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]\n"
+    "                  [--plan PLAN.json] [--layer-times]\n"
     "Defaults: S 224, C 3, W 1, H 4096, K 1000, B 100 (at most 65536). With --masks DIR, the\n"
     "masks are DIR/<layer>.mask.npy for layer features.0 ... features.28, classifier.0, .3, .6.\n"
     "Runs VGG16-D (.npy weights with PyTorch state_dict names) on the images with gapp's OpenCL\n"
     "kernels; T is dense, element, filter, channel, nm:N:M, simd, tile, multi, block:RxC or\n"
-    "UNIT-balanced (simd-balanced, tile-balanced, ...).\n";
+    "UNIT-balanced (simd-balanced, tile-balanced, ...). --plan (gapp-advise's) sets the policy, the\n"
+    "batch and each layer's technique and sparsity (no --technique then); with --masks, every sparse\n"
+    "layer of the plan needs its mask. --layer-times reports each kernel's median device time.\n";
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.empty() ? 0 : v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
 
 double number(const std::string& s, const std::string& what) {
   char* end = nullptr;
@@ -55,8 +70,9 @@ std::string fixed(double v, int digits) {
 
 int run(int argc, char** argv) {
   gapp::nn::vgg16_config cfg;
-  std::string weights, images, labels, masks_dir, logits_path, policy, tech_s = "dense";
+  std::string weights, images, labels, masks_dir, logits_path, policy, tech_s, plan_path;
   std::size_t batch = 100, device = 0;
+  bool batch_given = false, layer_times = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -71,6 +87,8 @@ int run(int argc, char** argv) {
     else if (a == "--logits") logits_path = value();
     else if (a == "--technique") tech_s = value();
     else if (a == "--policy") policy = value();
+    else if (a == "--plan") plan_path = value();
+    else if (a == "--layer-times") layer_times = true;
     else if (a == "--device") {
       const std::string v = value();
       if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
@@ -83,21 +101,29 @@ int run(int argc, char** argv) {
     else if (a == "--hidden") cfg.hidden = count(value(), a);
     else if (a == "--classes") cfg.classes = count(value(), a);
     else if (a == "--batch") {
-      batch = count(value(), a);
+      batch = count(value(), a), batch_given = true;
       if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536, got " + std::to_string(batch));
     }
     else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
   }
   if (weights.empty() || images.empty()) throw gapp::invalid_argument("--weights and --images are required");
-  const gapp::technique tech = gapp::parse_technique(tech_s);
-  if (!masks_dir.empty() && tech.dense())
+  std::optional<gapp::tune::plan> plan;
+  if (!plan_path.empty()) {
+    if (!tech_s.empty()) throw gapp::invalid_argument("--plan sets each layer's technique: no --technique with it");
+    if (!policy.empty()) throw gapp::invalid_argument("--plan sets the policy: no --policy with it");
+    plan = gapp::tune::load_plan(plan_path);
+    policy = plan->policy;
+    if (!batch_given) batch = plan->batch;
+  }
+  const gapp::technique tech = gapp::parse_technique(tech_s.empty() ? "dense" : tech_s);
+  if (!plan && !masks_dir.empty() && tech.dense())
     throw gapp::invalid_argument("--masks needs a sparse --technique");
-  if (!tech.dense() && masks_dir.empty())
+  if (!plan && !tech.dense() && masks_dir.empty())
     throw gapp::invalid_argument("a sparse --technique needs --masks (gapp-prune's mask files)");
 
   // --logits may be no input: not the images, the labels, a weight file, a mask or its metadata
   if (!logits_path.empty()) {
-    std::vector<gapp::io::named_path> inputs{{"--images", images}, {"--labels", labels}};
+    std::vector<gapp::io::named_path> inputs{{"--images", images}, {"--labels", labels}, {"--plan", plan_path}};
     for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
       for (const char* suffix : {".weight.npy", ".bias.npy"})
         inputs.push_back({"a weight file", weights + "/" + l.name + suffix});
@@ -108,6 +134,25 @@ int run(int argc, char** argv) {
     gapp::io::require_distinct({{"--logits", logits_path}}, inputs);
   }
   const gapp::nn::vgg16_weights w = gapp::nn::load_npy_dir(cfg, weights);
+  // the plan, checked against the network before any work: every layer it names exists,
+  // with the GEMM shape it was planned for
+  std::vector<gapp::technique> layer_techs;
+  std::vector<double> layer_sparsity;
+  if (plan) {
+    for (const auto& pl : plan->layers)
+      if (std::none_of(w.layers.begin(), w.layers.end(), [&](const auto& l) { return l.name == pl.name; }))
+        throw gapp::invalid_argument(plan_path + ": the plan names layer '" + pl.name + "', which the network has not");
+    for (const auto& l : w.layers) {
+      const gapp::tune::plan_layer* pl = gapp::tune::find_layer(*plan, l.name);
+      if (!pl) throw gapp::invalid_argument(plan_path + ": the plan has no entry for layer '" + l.name + "'");
+      if (pl->m != l.shape.gemm_rows() || pl->k != l.shape.gemm_cols())
+        throw gapp::shape_error(plan_path + ": layer '" + l.name + "' was planned as a " + std::to_string(pl->m) +
+                                " x " + std::to_string(pl->k) + " GEMM, the weights make it " +
+                                std::to_string(l.shape.gemm_rows()) + " x " + std::to_string(l.shape.gemm_cols()));
+      layer_techs.push_back(gapp::parse_technique(pl->technique));
+      layer_sparsity.push_back(pl->sparsity);
+    }
+  }
   const gapp::npy::tensor<float> x = gapp::npy::read_floats(images);
   const std::size_t C = cfg.in_channels, S = cfg.input;
   if (x.shape.size() != 4 || x.shape[1] != C || x.shape[2] != S || x.shape[3] != S || x.shape[0] == 0)
@@ -131,12 +176,16 @@ int run(int argc, char** argv) {
 
   const cl::Device dev = gapp::opencl::device_at(device);
   cl::Context ctx(dev);
-  cl::CommandQueue queue(ctx, dev);
+  cl::CommandQueue queue(ctx, dev, layer_times ? cl::QueueProperties::Profiling : cl::QueueProperties::None);
   gapp::opencl::program_cache cache;
   const gapp::opencl::device_info info = gapp::opencl::query(dev);
   if (policy.empty()) policy = gapp::opencl::pick_preset(info);
   if (!gapp::presets::all::contains(policy))
-    throw gapp::invalid_argument("unknown policy '" + policy + "' (known: " + gapp::presets::all::names() + ")");
+    throw gapp::invalid_argument(plan ? plan_path + ": the plan's policy '" + policy + "' is not a preset; gapp-vgg16 "
+                                            "runs the presets (" + gapp::presets::all::names() +
+                                            "): make the plan with gapp-advise --policy PRESET"
+                                      : "unknown policy '" + policy + "' (gapp-vgg16 runs the presets: " +
+                                            gapp::presets::all::names() + ")");
 
   std::string json;
   gapp::presets::all::visit(policy, [&](auto preset) {
@@ -146,13 +195,20 @@ int run(int argc, char** argv) {
     std::vector<std::vector<std::uint8_t>> masks;
     std::size_t masked_layers = 0, unchecked = 0;
     if (!masks_dir.empty()) {
-      for (const auto& l : w.layers) {
+      for (std::size_t li = 0; li < w.layers.size(); ++li) {
+        const auto& l = w.layers[li];
         const std::string f = masks_dir + "/" + l.name + ".mask.npy";
+        const bool planned_sparse = plan && !layer_techs[li].dense();
+        if (plan && !planned_sparse && std::filesystem::exists(f))
+          throw gapp::invalid_argument(f + ": a mask for layer '" + l.name + "', which the plan runs dense");
         if (!std::filesystem::exists(f)) {
+          if (planned_sparse)
+            throw gapp::file_error(f + ": missing; the plan runs layer '" + l.name + "' as " +
+                                   gapp::to_string(layer_techs[li]) + " (gapp-prune --plan writes its masks)");
           masks.emplace_back();
           continue;
         }
-        gapp::mask_file m = gapp::load_mask<P>(f, policy, tech, gapp::nn::weight_shape(l));
+        gapp::mask_file m = gapp::load_mask<P>(f, policy, plan ? layer_techs[li] : tech, gapp::nn::weight_shape(l));
         unchecked += !m.metadata;
         masks.push_back(std::move(m.mask.data));
         ++masked_layers;
@@ -163,6 +219,7 @@ int run(int argc, char** argv) {
     opt.tech = tech;
     opt.batch = std::min(batch, N);
     opt.masks = std::move(masks);
+    opt.layer_techs = layer_techs, opt.layer_sparsity = layer_sparsity;
     const auto t0 = std::chrono::steady_clock::now();
     gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);
     const std::size_t B = opt.batch, img = C * S * S, K = cfg.classes;
@@ -170,12 +227,21 @@ int run(int argc, char** argv) {
     gapp::nn::tensor4 in(B, C, S, S);
     net.forward(queue, in); // one pass before timing: some drivers finish compiling at the first launch
     const auto t1 = std::chrono::steady_clock::now();
+    std::vector<double> batch_ms;
+    std::map<std::string, std::vector<double>> kernel_ms;
+    std::vector<std::string> kernel_order;
     for (std::size_t b0 = 0; b0 < N; b0 += B) {
       const std::size_t nb = std::min(B, N - b0); // the last batch is zero-filled to the net's batch
       std::fill(in.data.begin(), in.data.end(), 0.0f);
       std::copy_n(&x.data[b0 * img], nb * img, in.data.begin());
+      const auto tb = std::chrono::steady_clock::now();
       const std::vector<float> out = net.forward(queue, in);
+      batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tb).count());
       std::copy_n(out.begin(), nb * K, &logits[b0 * K]);
+      for (const auto& [name, ms] : net.last_profile()) {
+        if (!kernel_ms.count(name)) kernel_order.push_back(name);
+        kernel_ms[name].push_back(ms);
+      }
     }
     const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     const double prep_s = std::chrono::duration<double>(t1 - t0).count();
@@ -191,7 +257,7 @@ int run(int argc, char** argv) {
     for (char c : info.name)
       if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) dev_name += c;
     json = "{\"device\":\"" + dev_name + "\",\"policy\":\"" + policy + "\",\"technique\":\"" +
-           gapp::to_string(tech) + "\",\"images\":" + std::to_string(N) +
+           (plan ? std::string("plan") : gapp::to_string(tech)) + "\",\"images\":" + std::to_string(N) +
            ",\"masked_layers\":" + std::to_string(masked_layers) +
            (masks_dir.empty() ? std::string()
                               : ",\"masks_checked\":" + std::to_string(masked_layers - unchecked) +
@@ -202,7 +268,22 @@ int run(int argc, char** argv) {
                                                : std::string())) + ",\"sparsity\":" + fixed(net.sparsity(), 6) +
            (y.empty() ? std::string() : ",\"accuracy\":" + fixed(static_cast<double>(correct) / N, 6)) +
            ",\"batch\":" + std::to_string(B) + ",\"prepare_s\":" + fixed(prep_s, 3) +
-           ",\"ms_per_image\":" + fixed(run_s * 1e3 / N, 4) + ",\"kernels\":[" + kernels + "]}";
+           ",\"ms_per_image\":" + fixed(run_s * 1e3 / N, 4) + ",\"batch_ms\":" + fixed(median(batch_ms), 3) +
+           ",\"kernels\":[" + kernels + "]";
+    if (plan) {
+      json += ",\"plan\":" + gapp::json::quote(plan_path) + ",\"kept_l2_fraction\":" + fixed(net.kept_l2_fraction(), 4);
+      if (plan->predicted_ms >= 0 && plan->batch == B)
+        json += ",\"predicted_batch_ms\":" + fixed(plan->predicted_ms, 3) + ",\"prediction_error\":" +
+                fixed(plan->predicted_ms / median(batch_ms) - 1, 4);
+    }
+    if (layer_times) {
+      json += ",\"layer_ms\":{";
+      for (std::size_t i = 0; i < kernel_order.size(); ++i)
+        json += std::string(i ? "," : "") + gapp::json::quote(kernel_order[i]) + ":" +
+                fixed(median(kernel_ms[kernel_order[i]]), 4);
+      json += "}";
+    }
+    json += "}";
   });
   std::puts(json.c_str());
   return 0;

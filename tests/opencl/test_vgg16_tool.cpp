@@ -5,6 +5,8 @@
 #include "../host/run_tool.hpp"
 #include "cl_env.hpp"
 
+#include <gapp/tune/advise.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +140,78 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     const auto bad = run_tool("--weights " + dir + "/tile --masks " + dir + "/tile --technique tile" + common, dir);
     REQUIRE(bad.status != 0);
     REQUIRE(bad.err.find("features.5.mask.npy: the mask has shape [1], the layer's weights [") != std::string::npos);
+  }
+  SECTION("a plan: per-layer techniques and sparsities, pruned on load or from masks") {
+    using P = presets::arm_mali_valhall;
+    // a plan as gapp-advise writes it: three techniques and dense, by layer
+    tune::plan plan;
+    plan.policy = "arm-mali-valhall", plan.batch = 3, plan.predicted_ms = 5.0, plan.other_ms = 1.0;
+    const char* techs[] = {"dense", "simd", "tile", "simd-balanced", "dense"};
+    const double sparsity[] = {0, 0.75, 0.5, 0.9, 0};
+    auto want_w = w;
+    fs::create_directories(dir + "/plan_masks");
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+      const auto& l = w.layers[i];
+      tune::plan_layer pl;
+      pl.name = l.name, pl.display = l.display, pl.m = l.shape.gemm_rows(), pl.k = l.shape.gemm_cols();
+      const std::size_t c = i == 0 || i + 1 == w.layers.size() ? 0 : 1 + i % 3;
+      pl.technique = techs[c], pl.sparsity = sparsity[c];
+      plan.layers.push_back(pl);
+      if (c == 0) continue;
+      const matrix_view v(w.params[i].weight.data(), pl.m, pl.k);
+      const technique t = parse_technique(pl.technique);
+      prune_options po;
+      po.balanced = t.balanced;
+      std::visit([&](auto unit) {
+        const auto m = prune<P>(v, unit, pl.sparsity, po);
+        want_w.params[i].weight = m.apply(v);
+        npy::write(dir + "/plan_masks/" + l.name + ".mask.npy", nn::weight_shape(l), m.data());
+      }, *t.unit);
+    }
+    npy::write_atomic(dir + "/plan.json", tune::to_json(plan));
+    const std::string plan_common = " --input 32 --in-channels 1 --width 0.0625 --hidden 24 --classes 10 --images " +
+                                    dir + "/x.npy --labels " + dir + "/y.npy --weights " + dir + "/dense";
+    const auto want = nn::forward_host(want_w, x);
+    const auto r = run_tool("--plan " + dir + "/plan.json --logits " + dir + "/plan.npy" + plan_common, dir);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    REQUIRE(r.out.find("\"technique\":\"plan\"") != std::string::npos);
+    REQUIRE(r.out.find("\"batch\":3") != std::string::npos); // the plan's batch
+    REQUIRE(r.out.find("\"predicted_batch_ms\":5.000") != std::string::npos);
+    REQUIRE(r.out.find("\"kernels\":[\"dense\",\"tile-balanced\",\"simd-balanced\",\"simd\",") != std::string::npos);
+    close(npy::read_floats(dir + "/plan.npy").data, want);
+    const auto rm = run_tool("--plan " + dir + "/plan.json --masks " + dir + "/plan_masks --logits " + dir +
+                                 "/plan_m.npy --layer-times" + plan_common, dir);
+    INFO(rm.err);
+    REQUIRE(rm.status == 0);
+    REQUIRE(rm.out.find("\"masked_layers\":14") != std::string::npos);
+    REQUIRE(rm.out.find("\"layer_ms\":{\"conv1_1 im2col\":") != std::string::npos);
+    close(npy::read_floats(dir + "/plan_m.npy").data, want);
+
+    // bad plans: refused before any work, naming the cause
+    auto refused = [&](const std::string& args, const std::string& what) {
+      const auto b = run_tool(args + plan_common, dir);
+      INFO(args << "\n" << b.err);
+      REQUIRE(b.status != 0);
+      REQUIRE(b.err.find(what) != std::string::npos);
+    };
+    refused("--plan " + dir + "/plan.json --technique simd", "no --technique with it");
+    fs::remove(dir + "/plan_masks/" + w.layers[2].name + ".mask.npy");
+    refused("--plan " + dir + "/plan.json --masks " + dir + "/plan_masks", w.layers[2].name + ".mask.npy: missing");
+    auto edited = plan;
+    edited.layers[3].name = "features.99";
+    npy::write_atomic(dir + "/plan_bad.json", tune::to_json(edited));
+    refused("--plan " + dir + "/plan_bad.json", "names layer 'features.99'");
+    edited = plan;
+    edited.layers[3].k += 1;
+    npy::write_atomic(dir + "/plan_bad.json", tune::to_json(edited));
+    refused("--plan " + dir + "/plan_bad.json", "was planned as a");
+    edited = plan;
+    edited.policy = "pocl-avx512@64x48x32/8x48/4-direct";
+    npy::write_atomic(dir + "/plan_bad.json", tune::to_json(edited));
+    refused("--plan " + dir + "/plan_bad.json", "is not a preset");
+    npy::write_atomic(dir + "/plan_bad.json", tune::to_json(plan).substr(0, 200));
+    refused("--plan " + dir + "/plan_bad.json", dir + "/plan_bad.json");
   }
   SECTION("bad arguments and input") {
     auto fails_with = [&](const std::string& args, const std::string& text) {

@@ -34,6 +34,11 @@ public:
     /// layer, each gemm_rows × gemm_cols (1 = kept) or empty for a layer that runs dense.
     /// When given, `tech` only chooses the packed format and kernels; nothing is re-selected.
     std::vector<std::vector<std::uint8_t>> masks;
+    /// Per-layer techniques and sparsities (an advisor's plan), one entry per layer; when
+    /// given they replace `tech` and `sparsity` (a dense entry runs the layer dense; a sparse
+    /// layer whose `masks` entry is empty, or with no `masks`, is pruned at its sparsity).
+    std::vector<gapp::technique> layer_techs;
+    std::vector<double> layer_sparsity;
   };
 
   vgg16_net(const cl::Context& ctx, const cl::Device& dev, opencl::program_cache& cache, const vgg16_weights& w,
@@ -42,17 +47,29 @@ public:
     if (opt.batch == 0) throw invalid_argument("vgg16_net: batch must be at least 1");
     if (w.params.size() != w.layers.size()) throw shape_error("vgg16_net: weights do not match the layer list");
     std::vector<std::vector<std::uint8_t>> keeps(layers_.size());
+    const bool per_layer = !opt.layer_techs.empty();
+    if (per_layer) {
+      if (opt.layer_techs.size() != layers_.size() || opt.layer_sparsity.size() != layers_.size())
+        throw shape_error("vgg16_net: " + std::to_string(opt.layer_techs.size()) + " layer techniques and " +
+                          std::to_string(opt.layer_sparsity.size()) + " sparsities for " +
+                          std::to_string(layers_.size()) + " layers");
+      if (opt.global) throw invalid_argument("vgg16_net: per-layer techniques and global selection exclude each other");
+    }
+    auto tech_of = [&](std::size_t i) -> const gapp::technique& { return per_layer ? opt.layer_techs[i] : opt.tech; };
     if (!opt.masks.empty()) {
       if (opt.masks.size() != layers_.size())
         throw shape_error("vgg16_net: " + std::to_string(opt.masks.size()) + " masks for " +
                           std::to_string(layers_.size()) + " layers");
       if (opt.global) throw invalid_argument("vgg16_net: masks and global selection exclude each other");
-      if (opt.tech.dense()) throw invalid_argument("vgg16_net: masks need a sparse technique, not dense");
-      for (std::size_t i = 0; i < layers_.size(); ++i)
+      if (!per_layer && opt.tech.dense()) throw invalid_argument("vgg16_net: masks need a sparse technique, not dense");
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        if (per_layer && !opt.masks[i].empty() && opt.layer_techs[i].dense())
+          throw invalid_argument("vgg16_net: layer " + layers_[i].name + " has a mask but runs dense");
         if (!opt.masks[i].empty() && opt.masks[i].size() != layers_[i].shape.size())
           throw shape_error("vgg16_net: the mask of " + layers_[i].name + " has " +
                             std::to_string(opt.masks[i].size()) + " values, the layer " +
                             std::to_string(layers_[i].shape.size()) + " weights");
+      }
       keeps = opt.masks;
     }
     if (opt.global && !opt.tech.dense()) {
@@ -76,11 +93,14 @@ public:
       opencl::gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
-      const bool keep_dense =
-          opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv : opt.masks[i].empty();
+      // per layer: a sparse layer without a mask is pruned here, at its sparsity
+      const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()
+                              : opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv
+                                                  : opt.masks[i].empty();
       const matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
       auto pg = in_layer(l, [&] {
-        return make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? gapp::technique{} : opt.tech, opt.sparsity,
+        return make_pruned_gemm<P>(ctx, dev, cache, wv, keep_dense ? gapp::technique{} : tech_of(i),
+                                   per_layer ? opt.layer_sparsity[i] : opt.sparsity,
                                    l.shape.kernel_area(), go, keeps[i].empty() ? nullptr : &keeps[i]);
       });
       total_ += wv.size();
