@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@ const char* const usage =
     "                  [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]\n"
     "                  [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]\n"
     "                  [--plan PLAN.json] [--layer-times]\n"
-    "Defaults: S 224, C 3, W 1, H 4096, K 1000, B 100 (at most 65536). With --masks DIR, the\n"
+    "Without any of --input, --in-channels, --width, --hidden, --classes the configuration is the\n"
+    "one the weights' shapes give; with some, the others default to S 224, C 3, W 1, H 4096,\n"
+    "K 1000. B defaults to 100 (at most 65536). With --masks DIR, the\n"
     "masks are DIR/<layer>.mask.npy for layer features.0 ... features.28, classifier.0, .3, .6.\n"
     "Runs VGG16-D (.npy weights with PyTorch state_dict names) on the images with gapp's OpenCL\n"
     "kernels; T is dense, element, filter, channel, nm:N:M, simd, tile, multi, block:RxC or\n"
@@ -70,6 +73,7 @@ std::string fixed(double v, int digits) {
 
 int run(int argc, char** argv) {
   gapp::nn::vgg16_config cfg;
+  std::vector<std::function<void(gapp::nn::vgg16_config&)>> set_cfg; // the configuration flags, in order
   std::string weights, images, labels, masks_dir, logits_path, policy, tech_s, plan_path;
   std::size_t batch = 100, device = 0;
   bool batch_given = false, layer_times = false;
@@ -95,11 +99,11 @@ int run(int argc, char** argv) {
         throw gapp::invalid_argument("--device expects a device index (0, 1, ...), got '" + v + "'");
       device = static_cast<std::size_t>(std::stoul(v));
     }
-    else if (a == "--input") cfg.input = count(value(), a);
-    else if (a == "--in-channels") cfg.in_channels = count(value(), a);
-    else if (a == "--width") cfg.width = number(value(), a);
-    else if (a == "--hidden") cfg.hidden = count(value(), a);
-    else if (a == "--classes") cfg.classes = count(value(), a);
+    else if (a == "--input") set_cfg.push_back([v = count(value(), a)](auto& c) { c.input = v; });
+    else if (a == "--in-channels") set_cfg.push_back([v = count(value(), a)](auto& c) { c.in_channels = v; });
+    else if (a == "--width") set_cfg.push_back([v = number(value(), a)](auto& c) { c.width = v; });
+    else if (a == "--hidden") set_cfg.push_back([v = count(value(), a)](auto& c) { c.hidden = v; });
+    else if (a == "--classes") set_cfg.push_back([v = count(value(), a)](auto& c) { c.classes = v; });
     else if (a == "--batch") {
       batch = count(value(), a), batch_given = true;
       if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536, got " + std::to_string(batch));
@@ -107,6 +111,15 @@ int run(int argc, char** argv) {
     else throw gapp::invalid_argument("unknown argument '" + a + "' (see --help)");
   }
   if (weights.empty() || images.empty()) throw gapp::invalid_argument("--weights and --images are required");
+  // the configuration: the flags given, the rest as the weights' shapes say (or the defaults
+  // when they say nothing: the weights are then checked against those and named if wrong)
+  if (set_cfg.empty()) {
+    try {
+      cfg = gapp::nn::infer_config(weights);
+    } catch (const gapp::error&) {
+    }
+  }
+  for (const auto& f : set_cfg) f(cfg);
   std::optional<gapp::tune::plan> plan;
   if (!plan_path.empty()) {
     if (!tech_s.empty()) throw gapp::invalid_argument("--plan sets each layer's technique: no --technique with it");
@@ -272,7 +285,14 @@ int run(int argc, char** argv) {
            ",\"kernels\":[" + kernels + "]";
     if (plan) {
       json += ",\"plan\":" + gapp::json::quote(plan_path) + ",\"kept_l2_fraction\":" + fixed(net.kept_l2_fraction(), 4);
-      if (plan->predicted_ms >= 0 && plan->batch == B)
+      // the prediction holds for the device and batch the plan was made for
+      if (!plan->device.empty() && plan->device != info.name)
+        json += ",\"prediction\":" + gapp::json::quote("none: the plan was made for device '" + plan->device + "'");
+      else if (plan->batch != B)
+        json += ",\"prediction\":\"none: the plan was made for batch " + std::to_string(plan->batch) + "\"";
+      else if (plan->predicted_ms < 0)
+        json += ",\"prediction\":\"none: the plan predicts the planned GEMMs only (gapp-advise --dense-run)\"";
+      else
         json += ",\"predicted_batch_ms\":" + fixed(plan->predicted_ms, 3) + ",\"prediction_error\":" +
                 fixed(plan->predicted_ms / median(batch_ms) - 1, 4);
     }

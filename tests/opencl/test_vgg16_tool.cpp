@@ -188,6 +188,15 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     REQUIRE(rm.out.find("\"layer_ms\":{\"conv1_1 im2col\":") != std::string::npos);
     close(npy::read_floats(dir + "/plan_m.npy").data, want);
 
+    // a plan made on another device runs, without a prediction
+    auto elsewhere = plan;
+    elsewhere.device = "another device";
+    npy::write_atomic(dir + "/plan_other.json", tune::to_json(elsewhere));
+    const auto ro = run_tool("--plan " + dir + "/plan_other.json" + plan_common, dir);
+    REQUIRE(ro.status == 0);
+    REQUIRE(ro.out.find("\"prediction\":\"none: the plan was made for device 'another device'\"") != std::string::npos);
+    REQUIRE(ro.out.find("predicted_batch_ms") == std::string::npos);
+
     // bad plans: refused before any work, naming the cause
     auto refused = [&](const std::string& args, const std::string& what) {
       const auto b = run_tool(args + plan_common, dir);

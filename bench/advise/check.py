@@ -1,0 +1,83 @@
+"""The advisor's plans measured against its predictions (see bench/advise/run)."""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"advise: {' '.join(cmd)}\n{r.stderr.strip()}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--build", "--work", "--weights", "--images"):
+        ap.add_argument(a, required=True)
+    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    b, w = args.build, args.work
+    x = np.load(args.images)[: args.count]
+    images = os.path.join(w, "images.npy")
+    np.save(images, x)
+    profile = os.path.join(w, "profile.json")
+    if not os.path.exists(profile):
+        print("advise: tuning (gapp-tune) ...", flush=True)
+        run([f"{b}/gapp-tune", "--weights", args.weights, "--batch", str(args.batch), "--techniques",
+             "dense,simd,tile,simd-balanced", "--out", profile])
+    vgg = [f"{b}/gapp-vgg16", "--weights", args.weights, "--images", images]
+    dense_run = os.path.join(w, "dense_run.json")
+    d = run(vgg + ["--batch", str(args.batch), "--layer-times"])
+    with open(dense_run, "w") as f:
+        json.dump(d, f)
+    adv = [f"{b}/gapp-advise", "--weights", args.weights, "--profile", profile, "--batch", str(args.batch),
+           "--dense-run", dense_run]
+    plans = {
+        "uniform simd 0.75": ["--uniform", "simd@0.75"],
+        "uniform tile 0.75": ["--uniform", "tile@0.75"],
+        "plan: kept L2 of simd 0.75": ["--kept-l2", "simd@0.75", "--plot", os.path.join(w, "plan_l2.svg")],
+        "plan: kept L2 of simd 0.75, SIMD units only": ["--kept-l2", "simd@0.75", "--techniques", "simd,simd-balanced"],
+        "plan: 2x over dense": ["--speedup", "2"],
+    }
+    made = {}
+    for i, (name, extra) in enumerate(plans.items()):
+        path = os.path.join(w, f"plan{i}.json")
+        made[name] = (path, run(adv + extra + ["--plan", path]))
+    times = {name: [] for name in ["dense", *plans]}
+    out = {}
+    for r in range(args.rounds):
+        print(f"advise: round {r + 1}/{args.rounds}", flush=True)
+        times["dense"].append(run(vgg + ["--batch", str(args.batch)])["batch_ms"])
+        for name, (path, _) in made.items():
+            o = run(vgg + ["--plan", path])
+            times[name].append(o["batch_ms"])
+            out[name] = o
+    dense = statistics.median(times["dense"])
+    uni = statistics.median(times["uniform simd 0.75"])
+    cpu = d["device"]
+    print(f"\ndevice: {cpu}; batch {args.batch}; {args.count} images; medians of {args.rounds} rounds")
+    print(f"{'':46s} {'kept L2':>8s} {'sparsity':>8s} {'predicted':>10s} {'measured':>9s} {'error':>7s} "
+          f"{'vs dense':>8s} {'vs simd':>8s}")
+    print(f"{'dense':46s} {1.0:8.4f} {0.0:8.4f} {made['uniform simd 0.75'][1]['dense_ms']:10.1f} {dense:9.1f} "
+          f"{made['uniform simd 0.75'][1]['dense_ms'] / dense - 1:+7.1%} {1.0:8.2f} {uni / dense:8.2f}")
+    rows = {}
+    for name, (path, p) in made.items():
+        m = statistics.median(times[name])
+        rows[name] = {"plan": path, "kept_l2": p["kept_l2_fraction"], "sparsity": p["sparsity"],
+                      "predicted_ms": p["predicted_ms"], "measured_ms": m, "layers": p["layers"]}
+        print(f"{name:46s} {p['kept_l2_fraction']:8.4f} {p['sparsity']:8.4f} {p['predicted_ms']:10.1f} {m:9.1f} "
+              f"{p['predicted_ms'] / m - 1:+7.1%} {dense / m:8.2f} {uni / m:8.2f}")
+    with open(os.path.join(w, "check.json"), "w") as f:
+        json.dump({"device": cpu, "batch": args.batch, "dense_ms": dense, "times": times, "plans": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
