@@ -60,9 +60,10 @@ void bench_gapp(benchmark::State& st, const layer& l, Unit unit, double s, bool 
 
 template <class P>
 void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::nn::vgg16_weights& w = vgg16_weights224(),
-                 const gapp::nn::tensor4& input = vgg16_input()) {
+                 const gapp::nn::tensor4& input = vgg16_input(), bool implicit_conv = true) {
   typename gapp::nn::vgg16_net<P>::options opt;
   opt.tech = t, opt.sparsity = s, opt.batch = input.n;
+  opt.implicit_conv = implicit_conv; // false: im2col into a scratch matrix, then the GEMM
   gapp::nn::vgg16_net<P> net(g_env->ctx, g_env->dev, g_env->cache, w, opt);
   net.forward(g_env->q, input);
   double wall = 0;
@@ -168,11 +169,19 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
   report_shapes.push_back(v);
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
   reg(key(v, dense_name<Direct>(), 0), [](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0); });
+  reg(key(v, dense_name<Direct>() + "-im2col", 0), [](benchmark::State& st) {
+    bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0, vgg16_weights224(), vgg16_input(), false);
+  });
   for (double s : sp) {
     reg(key(v, "tile", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("tile"), s); });
     reg(key(v, "simd", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd"), s); });
     reg(key(v, "multi", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("multi"), s); });
     reg(key(v, "simd-balanced", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd-balanced"), s); });
+    // the same networks with an explicit im2col before every conv GEMM (what implicit convolution saves)
+    for (const char* t : {"tile", "simd"})
+      reg(key(v, std::string(t) + "-im2col", s), [s, t](benchmark::State& st) {
+        bench_vgg16<Direct>(st, gapp::parse_technique(t), s, vgg16_weights224(), vgg16_input(), false);
+      });
     if (!quick) {
       reg(key(v, "filter", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("filter"), s); });
       reg(key(v, "channel", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("channel"), s); });
@@ -228,6 +237,15 @@ inline void register_trained(const std::string& dir, std::size_t batch) {
     for (double s : sp)
       for (const char* t : {"tile", "simd", "simd-balanced"})
         reg(key(v, t, s), [w, t, s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique(t), s, *w, input); });
+    if (w != &trained) continue;
+    // the trained network with an explicit im2col before every conv GEMM
+    reg(key(v, dense_name<Direct>() + "-im2col", 0),
+        [w](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::technique{}, 0, *w, input, false); });
+    for (double s : sp)
+      for (const char* t : {"tile", "simd"})
+        reg(key(v, std::string(t) + "-im2col", s), [w, t, s](benchmark::State& st) {
+          bench_vgg16<Direct>(st, gapp::parse_technique(t), s, *w, input, false);
+        });
   }
 }
 

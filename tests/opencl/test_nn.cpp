@@ -54,24 +54,32 @@ void check_conv(gapp::technique t, double sparsity) {
   cl_env& env = cl_env::get();
   std::mt19937 g(17);
   const conv_case cases[] = {{2, 3, 8, 9, 7, 3, 1, 1}, {1, 5, 16, 8, 8, 1, 1, 0}, {3, 4, 12, 11, 13, 3, 2, 1},
-                             {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}};
-  for (const auto& c : cases) {
+                             {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}, {3, 8, 20, 13, 17, 3, 1, 1},
+                             {2, 4, 9, 5, 70, 3, 1, 1}};
+  for (const auto& c : cases)
+   for (const bool implicit : {false, true}) {
+    // implicit: the GEMM reads the CNHW input itself (stride 1, "same" padding only)
+    if (implicit && (c.stride != 1 || 2 * c.pad + 1 != c.k)) continue;
     INFO("conv " << c.batch << "x" << c.cin << "x" << c.h << "x" << c.w << " -> " << c.cout << " k" << c.k << " s"
-                 << c.stride << " p" << c.pad << " " << gapp::to_string(t));
+                 << c.stride << " p" << c.pad << " " << gapp::to_string(t) << (implicit ? " implicit" : ""));
     const conv_shape s{c.cout, c.cin, c.k, c.k};
     const auto w = ref::random_weights(g, s.size(), 0);
     const auto bias = ref::random_weights(g, c.cout, 0);
     opencl::gemm_options opt;
     opt.epi = {true, true};
     opt.bias = bias;
+    if (implicit) opt.implicit_kh = opt.implicit_kw = static_cast<int>(c.k);
     auto pg = gapp::nn::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
                                           s.kernel_area(), opt);
     const auto masked = pg.masked;
     opencl::conv2d_op<P> conv(env.context, env.device, env.cache, s, std::move(pg.op), {c.stride, c.pad});
+    // the direct family reads the input itself for every technique but element-wise
+    const bool expect_implicit = implicit && P::mode == staging::direct && !t.is<units::element>();
+    REQUIRE(conv.implicit() == expect_implicit);
     const auto in = random_input(g, c.batch, c.cin, c.h, c.w);
     const std::size_t oh = conv.out_h(c.h), ow = conv.out_w(c.w);
     cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(c.cout * c.batch * oh * ow, 7.0f));
-    cl::Buffer scratch = to_device(std::vector<float>(conv.scratch_floats(c.batch, c.h, c.w)));
+    cl::Buffer scratch = conv.implicit() ? cl::Buffer() : to_device(std::vector<float>(conv.scratch_floats(c.batch, c.h, c.w)));
     conv.enqueue(env.queue, ib, ob, c.batch, c.h, c.w, scratch).wait();
     const auto want = nn::conv2d(in, masked, bias, s, c.stride, c.pad, true);
     require_close(from_device(ob, want.data.size()), to_cnhw(want), 1e-4);

@@ -33,6 +33,12 @@ struct gemm_config {
   bool kmap = false;   ///< read X row kmap[k] (channel-compacted W)
   int nm_n = 0, nm_m = 0;
   kernels::epilogue epi;
+  /// Implicit convolution (the direct family): X is the layer's CNHW input (C × B·H·W) and
+  /// the kernel reads it as the im2col matrix of a kh × kw convolution with stride 1 and
+  /// padding (kh − 1)/2, (kw − 1)/2 (odd kernels, output H × W), masking the padding — no
+  /// column matrix is written. H and W are the launch's IH and IW.
+  bool implicit = false;
+  int kh = 1, kw = 1;
 };
 
 /// Global and local NDRange sizes (x along N, y along M). A local size of 0 leaves the
@@ -126,7 +132,9 @@ inline const std::vector<kernel_arg>& gemm_kernel_args() {
       {"rowmap", arg_type::ints_in, "Y row of each computed row"},
       {"kmap", arg_type::ints_in, "X row of each computed k"},
       {"bias", arg_type::floats_in, "one per output row"},
-      {"count", arg_type::int_value, "fixed trip count of balanced lists"}};
+      {"count", arg_type::int_value, "fixed trip count of balanced lists"},
+      {"IH", arg_type::int_value, "implicit convolution: the input's height (0 otherwise)"},
+      {"IW", arg_type::int_value, "implicit convolution: the input's width (0 otherwise)"}};
   return a;
 }
 
@@ -208,6 +216,9 @@ std::string preamble(const gemm_config& c, bool direct) {
   define(s, "GAPP_NM_M", c.nm_m);
   define(s, "GAPP_BIAS", c.epi.bias);
   define(s, "GAPP_RELU", c.epi.relu);
+  define(s, "GAPP_IMPLICIT", c.implicit);
+  define(s, "GAPP_KH", c.kh);
+  define(s, "GAPP_KW", c.kw);
   return s;
 }
 
@@ -240,6 +251,9 @@ kernel_source gemm_source(const gemm_config& c) {
   static_assert(is_policy_v<P>, "gapp::kernels::gemm_source needs a gapp::policy");
   constexpr bool direct = P::mode == staging::direct;
   if (c.mode == walk::csr) throw invalid_argument("gemm_source: the element-wise walk has its own kernel (csr_source)");
+  if (c.implicit && (!direct || c.kh < 1 || c.kw < 1 || c.kh % 2 == 0 || c.kw % 2 == 0))
+    throw invalid_argument("gemm_source: implicit convolution needs the direct family and an odd kernel, got " +
+                           std::to_string(c.kh) + "x" + std::to_string(c.kw));
   if (c.mode == walk::nm) {
     if (c.nm_n <= 0 || c.nm_m < c.nm_n || c.nm_m > 255)
       throw invalid_argument("N:M kernel needs 0 < N <= M <= 255");

@@ -30,14 +30,21 @@ struct plan_options {
   epilogue epi;                 ///< bias add and ReLU fused into the store
   std::vector<float> bias;      ///< one per output row, required when epi.bias
   bool fixed_trip_count = true; ///< use the balanced kernels when every bank keeps the same count
+  /// Implicit convolution: when > 0 (odd), the plan's GEMM reads X as the CNHW input of a
+  /// kernel_h × kernel_w convolution (stride 1, "same" padding) instead of its im2col matrix
+  /// — on the direct family, for every walk but element-wise; elsewhere the plan stays
+  /// explicit (gemm_plan::implicit() says which).
+  int implicit_kh = 0, implicit_kw = 0;
 };
 
 /// Where a kernel argument's value comes from when the kernel is launched.
 enum class arg_source {
   constant, ///< `value` (an int)
   launch_n, ///< the launch's N
-  input_x,  ///< the user's X buffer (K×N)
+  input_x,  ///< the user's X buffer (K×N; for an implicit convolution the C×N input)
   output_y, ///< the user's Y buffer (M×N)
+  launch_h, ///< the launch's input height (implicit convolution)
+  launch_w, ///< the launch's input width (implicit convolution)
   array     ///< `bytes`, uploaded once; `bound == false`: never read (pass a null buffer)
 };
 
@@ -83,6 +90,9 @@ struct gemm_plan {
   std::optional<launch_plan> gemm; ///< absent when no row is computed
   std::optional<launch_plan> fill; ///< absent when no row is filled
 
+  /// True when the GEMM reads X as a convolution's CNHW input (kernels::gemm_config::implicit).
+  bool implicit() const { return gemm && gemm->config.implicit; }
+
   /// Bytes of the arrays the runtime uploads (weights, indices, maps, bias).
   std::size_t operand_bytes() const {
     std::size_t b = 0;
@@ -115,6 +125,11 @@ public:
 
   arg_builder& value(std::string_view name, std::size_t v) {
     find(name).value = static_cast<int>(v);
+    return *this;
+  }
+
+  arg_builder& source(std::string_view name, arg_source s) {
+    find(name).source = s;
     return *this;
   }
 
@@ -177,6 +192,13 @@ public:
     }
     plan_.rows = rows, plan_.cols = cols;
     cfg_.epi = opt.epi;
+    if (opt.implicit_kh > 0 || opt.implicit_kw > 0) {
+      if (opt.implicit_kh % 2 == 0 || opt.implicit_kw % 2 == 0 || cols % (static_cast<std::size_t>(opt.implicit_kh) * opt.implicit_kw))
+        throw invalid_argument("gemm plan: an implicit convolution needs an odd kernel whose area divides K = " +
+                               std::to_string(cols) + ", got " + std::to_string(opt.implicit_kh) + "x" +
+                               std::to_string(opt.implicit_kw));
+      if (P::mode == staging::direct) cfg_.implicit = true, cfg_.kh = opt.implicit_kh, cfg_.kw = opt.implicit_kw;
+    }
   }
 
   gemm_config& config() { return cfg_; }
@@ -187,6 +209,7 @@ public:
   void gemm(std::size_t m, std::size_t k, F&& set) {
     arg_builder b(gemm_kernel_args());
     b.value("M", m).value("K", k);
+    if (cfg_.implicit) b.source("IH", arg_source::launch_h).source("IW", arg_source::launch_w);
     bias(b);
     set(b);
     launch_plan l;
@@ -207,6 +230,7 @@ public:
     l.source = csr_source<P>(cfg_.epi);
     l.config = cfg_;
     l.config.mode = walk::csr;
+    l.config.implicit = false, l.config.kh = l.config.kw = 1; // the element-wise kernel reads a matrix
     l.args = b.take();
     l.grid = csr_grid<P>(plan_.rows);
     plan_.gemm = std::move(l);

@@ -17,9 +17,10 @@
 
 namespace gapp::nn {
 
-/// VGG16 on the device. Activations live on the device in CNHW order; every conv is
-/// im2col + a GEMM with bias and ReLU fused; pools and the flatten before the classifier are
-/// small kernels; the logits come back to the host.
+/// VGG16 on the device. Activations live on the device in CNHW order; every conv is a GEMM
+/// with bias and ReLU fused, reading the activations directly (implicit) or after im2col;
+/// pools and the flatten before the classifier are small kernels; the logits come back to
+/// the host.
 template <class P>
 class vgg16_net {
 public:
@@ -29,6 +30,9 @@ public:
     bool prune_first_conv = false; ///< conv1_1 (K = 27, 0.1% of the weights) stays dense unless set
     bool global = false;           ///< one sparsity over all pruned layers (prune_global) instead of per layer
     std::size_t batch = 1;
+    /// Convolutions as implicit GEMMs (the GEMM reads the activations, no im2col) where the
+    /// policy's family can: the direct family, every technique but element-wise.
+    bool implicit_conv = true;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
     /// Keep-masks fixed elsewhere (e.g. gapp-prune's files after fine-tuning), one entry per
     /// layer, each gemm_rows × gemm_cols (1 = kept) or empty for a layer that runs dense.
@@ -93,6 +97,8 @@ public:
       opencl::gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
+      if (l.conv && opt.implicit_conv)
+        go.implicit_kh = static_cast<int>(l.shape.kernel_h), go.implicit_kw = static_cast<int>(l.shape.kernel_w);
       // per layer: a sparse layer without a mask is pruned here, at its sparsity
       const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()
                               : opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv
@@ -114,7 +120,7 @@ public:
         convs_.push_back(std::make_unique<opencl::conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), opencl::conv_geometry{1, 1}));
         ops_.push_back(nullptr);
         const std::size_t n = batch_ * l.in_size * l.in_size;
-        max_col = std::max(max_col, l.shape.gemm_cols() * n);
+        if (!convs_.back()->implicit()) max_col = std::max(max_col, l.shape.gemm_cols() * n);
         max_act = std::max(max_act, l.shape.out_channels * n);
       } else {
         convs_.push_back(nullptr);
@@ -148,7 +154,7 @@ public:
       if (l.conv) {
         cl::Event e_col;
         cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
-        events_.push_back({name + " im2col", e_col});
+        if (e_col() != nullptr) events_.push_back({name + " im2col", e_col}); // none when implicit
         events_.push_back({name + " gemm", e_gemm});
         std::swap(in, out);
         std::size_t hw = l.in_size * l.in_size;

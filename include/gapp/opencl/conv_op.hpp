@@ -37,7 +37,9 @@ struct conv_geometry {
 
 /// Y = act(conv(X, W) + bias) for CNHW activations: an im2col kernel writes the K × (B·OH·OW)
 /// column matrix into a scratch buffer, then the GEMM operation (dense or any packed unit)
-/// computes Y[C_out × (B·OH·OW)], which is the CNHW output.
+/// computes Y[C_out × (B·OH·OW)], which is the CNHW output. With a GEMM planned as an
+/// implicit convolution (gemm_options::implicit_kh/kw; stride 1, padding (k − 1)/2) the
+/// GEMM reads X itself: no im2col, no scratch.
 template <class P>
 class conv2d_op {
 public:
@@ -48,8 +50,21 @@ public:
     if (!gemm_ || gemm_->rows() != shape.gemm_rows() || gemm_->cols() != shape.gemm_cols())
       throw shape_error("conv2d_op: the GEMM operation does not match the convolution shape");
     if (g.stride == 0) throw invalid_argument("conv2d_op: stride must be at least 1");
+    if (implicit()) {
+      const auto& c = gemm_->plan().gemm->config;
+      if (static_cast<std::size_t>(c.kh) != shape.kernel_h || static_cast<std::size_t>(c.kw) != shape.kernel_w ||
+          g.stride != 1 || 2 * g.pad + 1 != shape.kernel_h || shape.kernel_h != shape.kernel_w)
+        throw invalid_argument("conv2d_op: the GEMM reads the input as a " + std::to_string(c.kh) + "x" +
+                               std::to_string(c.kw) + " convolution with stride 1 and padding " +
+                               std::to_string((c.kh - 1) / 2) + "; this one is " + std::to_string(shape.kernel_h) + "x" +
+                               std::to_string(shape.kernel_w) + ", stride " + std::to_string(g.stride) + ", padding " +
+                               std::to_string(g.pad));
+    }
     im2col_ = detail::make_kernel(cache.get(ctx, dev, kernels::conv_layers_source()), "gapp_im2col");
   }
+
+  /// True when the GEMM reads the input directly (no im2col, no scratch).
+  bool implicit() const { return gemm_->plan().implicit(); }
 
   std::size_t out_size(std::size_t in, std::size_t kernel) const {
     if (in + 2 * geo_.pad < kernel) throw shape_error("conv2d_op: kernel larger than the padded input");
@@ -57,18 +72,20 @@ public:
   }
   std::size_t out_h(std::size_t h) const { return out_size(h, shape_.kernel_h); }
   std::size_t out_w(std::size_t w) const { return out_size(w, shape_.kernel_w); }
-  /// Floats the scratch (column) buffer needs for a batch of h × w inputs.
+  /// Floats the scratch (column) buffer needs for a batch of h × w inputs (0 when implicit).
   std::size_t scratch_floats(std::size_t batch, std::size_t h, std::size_t w) const {
-    return shape_.gemm_cols() * batch * out_h(h) * out_w(w);
+    return implicit() ? 0 : shape_.gemm_cols() * batch * out_h(h) * out_w(w);
   }
   const gemm_op<P>& gemm() const { return *gemm_; }
 
   /// Enqueues the convolution of `in` (C_in × B × H × W) into `out` (C_out × B × OH × OW).
-  /// `im2col_event`, when given, receives the event of the im2col step (for profiling).
+  /// `im2col_event`, when given, receives the event of the im2col step (for profiling; left
+  /// as it is when implicit, and `scratch` is then not used: an empty cl::Buffer will do).
   cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t batch,
                     std::size_t h, std::size_t w, const cl::Buffer& scratch, const std::vector<cl::Event>* wait = nullptr,
                     cl::Event* im2col_event = nullptr) {
     const std::size_t oh = out_h(h), ow = out_w(w), n = batch * oh * ow;
+    if (implicit()) return gemm_->enqueue_conv(q, in, out, batch, h, w, wait);
     std::size_t bytes = 0;
     detail::check(scratch.getInfo(CL_MEM_SIZE, &bytes), "clGetMemObjectInfo");
     if (bytes < scratch_floats(batch, h, w) * 4)

@@ -27,8 +27,15 @@ struct gemm_options {
   std::vector<float> bias;    ///< one per output row, required when epi.bias
   bool fixed_trip_count = true; ///< use the balanced kernels when every bank keeps the same count
   bool device_tuning = true;    ///< add device_options<P>(dev) to the build (PoCL CPU: prefetch, K chunks)
+  /// Implicit convolution (kernels::plan_options): > 0 makes the GEMM read a kh × kw
+  /// convolution's CNHW input directly (enqueue_conv), where the policy's family can.
+  int implicit_kh = 0, implicit_kw = 0;
 
-  kernels::plan_options plan() const { return {epi, bias, fixed_trip_count}; }
+  kernels::plan_options plan() const {
+    kernels::plan_options p{epi, bias, fixed_trip_count};
+    p.implicit_kh = implicit_kh, p.implicit_kw = implicit_kw;
+    return p;
+  }
 };
 
 /// Y[M×N] = act(W[M×K]·X[K×N] + bias) with W dense or packed for policy P: runs a
@@ -72,22 +79,25 @@ public:
 
   /// Enqueues Y = act(W·X + bias) for X[K×N], Y[M×N] (row-major float buffers; X and Y
   /// distinct). Returns the event of the last command. Throws gapp::shape_error for buffers
-  /// too small for N, gapp::invalid_argument for X and Y being the same buffer.
+  /// too small for N, gapp::invalid_argument for X and Y being the same buffer or for a plan
+  /// that reads a convolution's input (use enqueue_conv).
   cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n,
                     const std::vector<cl::Event>* wait = nullptr) {
-    if (n == 0 || n > 0x7fffffff || plan_.cols * n > 0x7fffffff || plan_.rows * n > 0x7fffffff)
-      throw invalid_argument("gemm_op: N = " + std::to_string(n) + " is out of range");
-    if (X() == Y()) throw invalid_argument("gemm_op: X and Y are the same buffer (the kernels read X while writing Y)");
-    check_size(X, plan_.cols * n, "X");
-    check_size(Y, plan_.rows * n, "Y");
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<cl::Event> done;
-    if (fill_) done.push_back(launch(q, *fill_, X, Y, n, wait));
-    if (!gemm_) return done.front();
-    // after the fill (if any), so that the returned event covers both on any queue
-    std::vector<cl::Event> after(done);
-    if (wait) after.insert(after.end(), wait->begin(), wait->end());
-    return launch(q, *gemm_, X, Y, n, after.empty() ? nullptr : &after);
+    if (plan_.implicit())
+      throw invalid_argument("gemm_op: this operation reads a convolution's CNHW input (implicit): use enqueue_conv");
+    return run(q, X, Y, n, 0, 0, wait);
+  }
+
+  /// For a plan made with implicit_kh/kw (plan().implicit()): Y[M × B·H·W] = act(W·im2col(X)
+  /// + bias) with X the C × B × H × W input (CNHW) of a stride-1 "same" convolution; no
+  /// column matrix is written. A plan that stayed explicit throws gapp::invalid_argument.
+  cl::Event enqueue_conv(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t batch,
+                         std::size_t h, std::size_t w, const std::vector<cl::Event>* wait = nullptr) {
+    if (!plan_.implicit()) throw invalid_argument("gemm_op: enqueue_conv needs a plan made for an implicit convolution");
+    if (batch == 0 || h == 0 || w == 0 || h > 0x7fffffff / w || h * w > 0x7fffffff / batch)
+      throw invalid_argument("gemm_op: input " + std::to_string(batch) + " x " + std::to_string(h) + " x " +
+                             std::to_string(w) + " is out of range");
+    return run(q, X, Y, batch * h * w, h, w, wait);
   }
 
 private:
@@ -120,8 +130,27 @@ private:
     return k;
   }
 
+  cl::Event run(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n, std::size_t h,
+                std::size_t w, const std::vector<cl::Event>* wait) {
+    if (n == 0 || n > 0x7fffffff || plan_.cols * n > 0x7fffffff || plan_.rows * n > 0x7fffffff)
+      throw invalid_argument("gemm_op: N = " + std::to_string(n) + " is out of range");
+    if (X() == Y()) throw invalid_argument("gemm_op: X and Y are the same buffer (the kernels read X while writing Y)");
+    const std::size_t x_rows =
+        plan_.implicit() ? plan_.cols / static_cast<std::size_t>(plan_.gemm->config.kh * plan_.gemm->config.kw) : plan_.cols;
+    check_size(X, x_rows * n, "X");
+    check_size(Y, plan_.rows * n, "Y");
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<cl::Event> done;
+    if (fill_) done.push_back(launch(q, *fill_, X, Y, n, h, w, wait));
+    if (!gemm_) return done.front();
+    // after the fill (if any), so that the returned event covers both on any queue
+    std::vector<cl::Event> after(done);
+    if (wait) after.insert(after.end(), wait->begin(), wait->end());
+    return launch(q, *gemm_, X, Y, n, h, w, after.empty() ? nullptr : &after);
+  }
+
   cl::Event launch(const cl::CommandQueue& q, live_kernel& k, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n,
-                   const std::vector<cl::Event>* wait) {
+                   std::size_t h, std::size_t w, const std::vector<cl::Event>* wait) {
     const std::vector<kernels::plan_arg>& args = k.plan->args;
     for (cl_uint i = 0; i < args.size(); ++i) {
       switch (args[i].source) {
@@ -129,6 +158,8 @@ private:
       case kernels::arg_source::launch_n: set(k.kernel, i, static_cast<cl_int>(n)); break;
       case kernels::arg_source::input_x: set(k.kernel, i, X); break;
       case kernels::arg_source::output_y: set(k.kernel, i, Y); break;
+      case kernels::arg_source::launch_h: set(k.kernel, i, static_cast<cl_int>(h)); break;
+      case kernels::arg_source::launch_w: set(k.kernel, i, static_cast<cl_int>(w)); break;
       case kernels::arg_source::array: set(k.kernel, i, k.arrays[i]); break;
       }
     }

@@ -73,6 +73,15 @@ inline constexpr const char* common = R"GAPPCL(
 #ifndef GAPP_FIXED
 #define GAPP_FIXED 0
 #endif
+#ifndef GAPP_IMPLICIT
+#define GAPP_IMPLICIT 0 /* 1: X is a CNHW activation tensor, read as its im2col matrix */
+#endif
+#ifndef GAPP_KH
+#define GAPP_KH 1
+#endif
+#ifndef GAPP_KW
+#define GAPP_KW 1
+#endif
 
 #define GAPP_CAT_(a, b) a##b
 #define GAPP_CAT(a, b) GAPP_CAT_(a, b)
