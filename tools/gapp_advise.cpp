@@ -28,7 +28,7 @@ const char* const usage =
     "usage: gapp-advise --weights DIR --profile FILE --plan OUT.json\n"
     "                   (--speedup X | --latency-ms T | --sparsity S | --kept-l2 F|TECHNIQUE@S)\n"
     "                   [--batch B] [--policy NAME] [--techniques LIST] [--sensitivity FILE]\n"
-    "                   [--dense-run FILE] [--plot OUT.svg]\n"
+    "                   [--dense-run FILE] [--plot OUT.svg] [--im2col]\n"
     "       gapp-advise --weights DIR --profile FILE --plan OUT.json --uniform TECHNIQUE@S [...]\n"
     "Chooses per layer of a VGG16 weights directory (as gapp-vgg16 reads it) dense or one of the\n"
     "(technique, sparsity) choices the device profile measured on that layer's GEMM at batch B\n"
@@ -45,6 +45,8 @@ const char* const usage =
     "gives the time outside the planned GEMMs, so that the plan predicts whole forward passes.\n"
     "--uniform TECHNIQUE@S writes the plan of one technique at one sparsity on every measured layer,\n"
     "for comparison.\n"
+    "--im2col: plan for a network whose convolutions run after im2col (gapp-vgg16 --im2col; the\n"
+    "profile measured with gapp-tune --im2col); by default they are implicit GEMMs.\n"
     "--plot: an SVG of predicted time against kept L2 (the plan, the front, the uniform choices).\n";
 
 std::size_t parse_count(const std::string& s, const std::string& what) {
@@ -69,7 +71,7 @@ std::string fixed(double v, int d) {
 
 /// The time of a dense forward pass outside the modelled layers' GEMMs, from gapp-vgg16's
 /// output line (--layer-times): batch_ms − Σ layer_ms["<display> gemm"] over the modelled.
-double other_ms_from_run(const std::string& path, const gapp::tune::profile& prof, std::size_t batch,
+double other_ms_from_run(const std::string& path, const gapp::tune::profile& prof, std::size_t batch, bool im2col,
                          const std::vector<gapp::tune::layer_choices>& layers) {
   const std::vector<unsigned char> bytes = gapp::npy::detail::read_file(path);
   const auto doc = gapp::json::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
@@ -80,6 +82,9 @@ double other_ms_from_run(const std::string& path, const gapp::tune::profile& pro
   if (static_cast<std::size_t>(d.at("batch").integer(1, 1 << 20)) != batch)
     d.at("batch").fail("is " + std::to_string(d.at("batch").integer(1, 1 << 20)) + ", the plan's batch is " +
                        std::to_string(batch));
+  if (d.at("im2col").boolean() != im2col)
+    d.at("im2col").fail(im2col ? "is false: the run read its convolutions' inputs directly, the plan is for --im2col"
+                               : "is true: the run used im2col, the plan is for implicit convolutions (or give --im2col)");
   const double total = d.at("batch_ms").num(0, 1e9);
   const gapp::json::value& lm = d.at("layer_ms");
   double gemm = 0;
@@ -151,6 +156,7 @@ int run(int argc, char** argv) {
   std::string weights, profile_path, plan_path, plot_path, sensitivity_path, dense_run, policy, techs_arg, kept_ref,
       uniform;
   std::size_t batch = 1;
+  bool im2col = false;
   std::optional<gapp::tune::target> goal;
   auto set_goal = [&](gapp::tune::target_kind k, double v) {
     if (goal) throw gapp::invalid_argument("give one target: --speedup, --latency-ms, --sparsity or --kept-l2");
@@ -171,6 +177,7 @@ int run(int argc, char** argv) {
     else if (a == "--dense-run") dense_run = value();
     else if (a == "--policy") policy = value();
     else if (a == "--uniform") uniform = value();
+    else if (a == "--im2col") im2col = true;
     else if (a == "--techniques") techs_arg = value();
     else if (a == "--batch") {
       batch = parse_count(value(), a);
@@ -249,7 +256,8 @@ int run(int argc, char** argv) {
     const auto& l = w.layers[i];
     const gapp::matrix_view wv(w.params[i].weight.data(), l.shape.gemm_rows(), l.shape.gemm_cols());
     const std::size_t n = l.conv ? l.in_size * l.in_size * batch : batch;
-    auto lc = gapp::tune::choices_for(prof, policy, l.name, l.display, wv, n, static_cast<int>(l.shape.kernel_area()), techs);
+    auto lc = gapp::tune::choices_for(prof, policy, l.name, l.display, wv, n, static_cast<int>(l.shape.kernel_area()),
+                                      techs, l.conv && !im2col);
     if (sens)
       for (std::size_t o = 1; o < lc.options.size(); ++o) {
         const auto d = sens->of(l.name, lc.options[o].technique, lc.options[o].sparsity);
@@ -259,8 +267,9 @@ int run(int argc, char** argv) {
   }
   if (std::none_of(layers.begin(), layers.end(), [](const auto& l) { return l.modelled; }))
     throw gapp::invalid_argument(profile_path + ": the profile measured none of the network's layer GEMMs at batch " +
-                                 std::to_string(batch) + " (run gapp-tune --weights " + weights + " --batch " +
-                                 std::to_string(batch) + ")");
+                                 std::to_string(batch) + (im2col ? " after im2col" : " as the network runs them") +
+                                 " (run gapp-tune --weights " + weights + " --batch " + std::to_string(batch) +
+                                 (im2col ? " --im2col" : "") + ")");
   if (!kept_ref.empty()) {
     const auto [t, s] = split_choice(kept_ref, "--kept-l2");
     bool found = false;
@@ -270,7 +279,7 @@ int run(int argc, char** argv) {
       throw gapp::invalid_argument("--kept-l2 " + kept_ref + ": the profile did not measure " + t + " at " +
                                    fixed(s, 4) + " on every planned layer");
   }
-  const double other = dense_run.empty() ? -1 : other_ms_from_run(dense_run, prof, batch, layers);
+  const double other = dense_run.empty() ? -1 : other_ms_from_run(dense_run, prof, batch, im2col, layers);
   gapp::tune::plan p;
   if (!uniform.empty()) {
     const auto [t, s] = split_choice(uniform, "--uniform");

@@ -1,6 +1,6 @@
 // gapp-tune — measure candidate policies on an OpenCL device and write its device profile.
 //
-//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]]
+//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B] [--im2col]]
 //             [--techniques dense,simd,tile] [--sparsity S[,S...]] [--repeats R] [--max-n N]
 //
 // Candidates: the preset dispatch picks for the device and every tiling of
@@ -34,11 +34,13 @@ namespace {
 
 const char* const usage =
     "usage: gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]]\n"
-    "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N]\n"
+    "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N] [--im2col]\n"
     "Measures the device's preset and its candidate tilings on GEMM shapes and writes the\n"
     "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
     "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
-    "its configuration read from the files, batch B, default 1). LIST: dense, simd, tile, multi,\n"
+    "its configuration read from the files, batch B, default 1; measured as the network runs them:\n"
+    "implicit GEMMs that read the layer's input where the candidate's family can, or after im2col\n"
+    "with --im2col). LIST: dense, simd, tile, multi,\n"
     "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
     "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
     "no cap). FILE defaults to the documented profile location for the device (see\n"
@@ -47,6 +49,7 @@ const char* const usage =
 struct shape {
   std::string name;
   std::size_t m, k, n;
+  std::size_t batch = 0, h = 0, w = 0; ///< h > 0: a 3×3 convolution's GEMM, measured as an implicit GEMM
 };
 
 std::vector<shape> vgg16_shapes() {
@@ -87,13 +90,14 @@ std::vector<shape> shapes_from_file(const std::string& path) {
   return out;
 }
 
-std::vector<shape> shapes_from_weights(const std::string& dir, std::size_t batch) {
+std::vector<shape> shapes_from_weights(const std::string& dir, std::size_t batch, bool implicit) {
   const gapp::nn::vgg16_config cfg = gapp::nn::infer_config(dir);
   std::vector<shape> out;
   std::set<std::string> seen;
   for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
     if (!l.conv || l.shape.in_channels * 9 < 64) continue; // conv1_1 stays dense
     shape s{l.display, l.shape.gemm_rows(), l.shape.gemm_cols(), l.in_size * l.in_size * batch};
+    if (implicit) s.batch = batch, s.h = s.w = l.in_size;
     const std::string key = std::to_string(s.m) + "," + std::to_string(s.k) + "," + std::to_string(s.n);
     if (seen.insert(key).second) out.push_back(s);
   }
@@ -116,8 +120,27 @@ double median(std::vector<double> v) {
 struct runner {
   std::string policy;
   double achieved = 0;
-  std::function<cl::Event(const cl::CommandQueue&, const cl::Buffer&, const cl::Buffer&, std::size_t)> enqueue;
+  bool implicit = false; ///< reads the convolution's input (else the im2col matrix)
+  /// (queue, the input X — a K × N matrix, or the C × N input of a convolution —, the im2col
+  /// matrix of that input (convolutions), Y)
+  std::function<cl::Event(const cl::CommandQueue&, const cl::Buffer&, const cl::Buffer&, const cl::Buffer&)> enqueue;
 };
+
+/// The im2col matrix (K = C·9 rows, B·H·W columns, padding 1) of a CNHW input, columns
+/// [0, ncols) only.
+std::vector<float> im2col3(const std::vector<float>& in, std::size_t c, std::size_t b, std::size_t h, std::size_t w,
+                           std::size_t ncols) {
+  std::vector<float> out(c * 9 * ncols, 0.0f);
+  for (std::size_t ch = 0; ch < c; ++ch)
+    for (std::size_t r = 0; r < 9; ++r)
+      for (std::size_t n = 0; n < ncols; ++n) {
+        const std::size_t bi = n / (h * w), p = n % (h * w);
+        const long y = static_cast<long>(p / w) + static_cast<long>(r / 3) - 1, x = static_cast<long>(p % w) + static_cast<long>(r % 3) - 1;
+        if (y < 0 || x < 0 || y >= static_cast<long>(h) || x >= static_cast<long>(w)) continue;
+        out[(ch * 9 + r) * ncols + n] = in[((ch * b + bi) * h + static_cast<std::size_t>(y)) * w + static_cast<std::size_t>(x)];
+      }
+  return out;
+}
 
 struct progress {
   std::size_t total = 0, done = 0;
@@ -149,12 +172,18 @@ template <class P>
 runner make_runner(const cl::Context& ctx, const cl::Device& dev, gapp::opencl::program_cache& cache,
                    const std::vector<float>& w, const shape& s, const gapp::technique& t, double sparsity) {
   const gapp::matrix_view wv(w.data(), s.m, s.k);
-  runner r{std::string(P::name), 0, {}};
-  if (t.dense()) {
-    auto op = std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, wv);
-    r.enqueue = [op](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& y, std::size_t n) {
-      return op->enqueue(q, x, y, n);
+  runner r{std::string(P::name), 0, false, {}};
+  gapp::opencl::gemm_options go;
+  if (s.h) go.implicit_kh = go.implicit_kw = 3;
+  auto bind = [&](std::shared_ptr<gapp::opencl::gemm_op<P>> op) {
+    r.implicit = op->plan().implicit(); // a family that cannot reads the im2col matrix
+    const shape sh = s;
+    r.enqueue = [op, sh](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& xcol, const cl::Buffer& y) {
+      return op->plan().implicit() ? op->enqueue_conv(q, x, y, sh.batch, sh.h, sh.w) : op->enqueue(q, xcol, y, sh.n);
     };
+  };
+  if (t.dense()) {
+    bind(std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, wv, go));
     return r;
   }
   with_unit(t, [&](auto unit) {
@@ -162,18 +191,16 @@ runner make_runner(const cl::Context& ctx, const cl::Device& dev, gapp::opencl::
     o.balanced = t.balanced;
     const auto m = gapp::prune<P>(wv, unit, sparsity, o);
     r.achieved = m.sparsity();
-    auto op = std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, gapp::pack(wv, m));
-    r.enqueue = [op](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& y, std::size_t n) {
-      return op->enqueue(q, x, y, n);
-    };
+    bind(std::make_shared<gapp::opencl::gemm_op<P>>(ctx, dev, cache, gapp::pack(wv, m), go));
   });
   return r;
 }
 
-/// W·X on the host for the first `n` columns, with W masked as the candidate prunes it.
+/// W·X on the host for the first `n` columns (X row-major, `ld` floats a row), with W masked as
+/// the candidate prunes it.
 template <class P>
 std::vector<float> reference(const std::vector<float>& w, const shape& s, const gapp::technique& t, double sparsity,
-                             const std::vector<float>& x, std::size_t n) {
+                             const std::vector<float>& x, std::size_t ld, std::size_t n) {
   std::vector<float> wm = w;
   if (!t.dense())
     with_unit(t, [&](auto unit) {
@@ -188,7 +215,7 @@ std::vector<float> reference(const std::vector<float>& w, const shape& s, const 
     for (std::size_t kk = 0; kk < s.k; ++kk) {
       const double a = wm[i * s.k + kk];
       if (a == 0) continue;
-      const float* xr = &x[kk * s.n];
+      const float* xr = &x[kk * ld];
       for (std::size_t j = 0; j < n; ++j) y[i * n + j] += a * xr[j];
     }
   return std::vector<float>(y.begin(), y.end());
@@ -196,6 +223,7 @@ std::vector<float> reference(const std::vector<float>& w, const shape& s, const 
 
 int run(int argc, char** argv) {
   std::size_t device = 0, repeats = 7, max_n = 0, batch = 1;
+  bool im2col = false;
   std::string out, shapes_arg = "vgg16", weights, techs_arg = "dense,simd,tile";
   std::vector<double> sparsities{0.75, 0.9};
   for (int i = 1; i < argc; ++i) {
@@ -218,6 +246,7 @@ int run(int argc, char** argv) {
       repeats = parse_count(value(), a);
       if (repeats > 1000) throw gapp::invalid_argument("--repeats must be at most 1000");
     } else if (a == "--max-n") max_n = parse_count(value(), a);
+    else if (a == "--im2col") im2col = true;
     else if (a == "--batch") {
       batch = parse_count(value(), a);
       if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536");
@@ -252,7 +281,10 @@ int run(int argc, char** argv) {
     if (techs.empty()) throw gapp::invalid_argument("--techniques is empty");
   }
   if (batch != 1 && weights.empty()) throw gapp::invalid_argument("--batch applies to --weights shapes only");
-  std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights, batch)
+  if (im2col && weights.empty()) throw gapp::invalid_argument("--im2col applies to --weights shapes only");
+  if (max_n && !weights.empty() && !im2col)
+    throw gapp::invalid_argument("--max-n cannot cut a convolution measured as an implicit GEMM (use --im2col with it)");
+  std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights, batch, !im2col)
                               : shapes_arg == "vgg16" ? vgg16_shapes()
                                                       : shapes_from_file(shapes_arg);
   if (max_n)
@@ -272,14 +304,15 @@ int run(int argc, char** argv) {
   gapp::tune::profile prof;
   prof.device = info.name, prof.vendor = info.vendor, prof.driver = info.driver, prof.preset = preset;
   std::set<std::string> done_groups; // "m,k,n,technique"
-  auto group_key = [](std::size_t m, std::size_t k, std::size_t n, const std::string& t, double s) {
-    return std::to_string(m) + "," + std::to_string(k) + "," + std::to_string(n) + "," + t + "," + fixed(s, 4);
+  auto group_key = [](std::size_t m, std::size_t k, std::size_t n, const std::string& t, double s, bool implicit) {
+    return std::to_string(m) + "," + std::to_string(k) + "," + std::to_string(n) + "," + t + "," + fixed(s, 4) +
+           (implicit ? ",implicit" : "");
   };
   if (std::filesystem::exists(partial)) {
     gapp::tune::profile old = gapp::tune::load_profile(partial);
     if (old.matches(info) && old.preset == preset) {
       prof.measurements = old.measurements;
-      for (const auto& x : old.measurements) done_groups.insert(group_key(x.m, x.k, x.n, x.technique, x.sparsity));
+      for (const auto& x : old.measurements) done_groups.insert(group_key(x.m, x.k, x.n, x.technique, x.sparsity, x.implicit));
       std::fprintf(stderr, "gapp-tune: resuming from %s (%zu groups measured)\n", partial.c_str(), done_groups.size());
     }
   }
@@ -296,7 +329,8 @@ int run(int argc, char** argv) {
     progress bar;
     for (const auto& s : shapes)
       for (std::size_t ti = 0; ti < techs.size(); ++ti)
-        if (!done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], tech_sparsity[ti]))) bar.total += cands::size;
+        if (!done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], tech_sparsity[ti], s.h > 0)))
+          bar.total += cands::size;
     std::fprintf(stderr, "gapp-tune: %s (%s, driver %s), preset %s, %zu candidates, %zu shapes, techniques %s\n",
                  info.name.c_str(), info.vendor.c_str(), info.driver.c_str(), preset.c_str(), cands::size,
                  shapes.size(), techs_arg.c_str());
@@ -304,28 +338,39 @@ int run(int argc, char** argv) {
       std::mt19937 g(11);
       std::normal_distribution<float> he(0.0f, std::sqrt(2.0f / static_cast<float>(s.k)));
       std::uniform_real_distribution<float> u(0.0f, 1.0f);
-      std::vector<float> w(s.m * s.k), x(s.k * s.n);
+      // X: a K × N matrix, or for a convolution its C × N input (and, for a candidate whose
+      // family reads no input directly, that input's im2col matrix)
+      const std::size_t xrows = s.h ? s.k / 9 : s.k;
+      std::vector<float> w(s.m * s.k), x(xrows * s.n);
       for (auto& v : w) v = he(g);
       for (auto& v : x) v = u(g);
       cl::Buffer xb(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
       cl::Buffer yb(ctx, CL_MEM_READ_WRITE, s.m * s.n * 4);
+      cl::Buffer xcol = xb;
+      if (s.h) {
+        std::vector<float> col = im2col3(x, xrows, s.batch, s.h, s.w, s.n);
+        xcol = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, col.size() * 4, col.data());
+      }
+      const std::size_t nref = std::min<std::size_t>(s.n, 96);
+      const std::vector<float> xref = s.h ? im2col3(x, xrows, s.batch, s.h, s.w, nref) : x;
+      const std::size_t xref_ld = s.h ? nref : s.n;
       for (std::size_t ti = 0; ti < techs.size(); ++ti) {
         const auto& t = techs[ti];
         const double sparsity = tech_sparsity[ti];
-        if (done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], sparsity))) continue;
+        if (done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], sparsity, s.h > 0))) continue;
         // prepare and check every candidate, then time them interleaved
         std::vector<runner> rs;
-        const std::size_t nchk = std::min<std::size_t>(s.n, 96);
+        const std::size_t nchk = nref;
         cands::for_each([&](auto cand) {
           using P = decltype(cand);
           bar.tick(s.name + " " + tech_names[ti] + (t.dense() ? "" : " " + fixed(sparsity, 2)) + " " +
                    std::string(P::name));
           if (!gapp::can_implement<P>({s.m, s.n, s.k}, info)) return;
           runner r = make_runner<P>(ctx, dev, cache, w, s, t, sparsity);
-          r.enqueue(q, xb, yb, s.n).wait(); // first launch: builds, warms
+          r.enqueue(q, xb, xcol, yb).wait(); // first launch: builds, warms
           std::vector<float> y(s.m * s.n);
           q.enqueueReadBuffer(yb, CL_TRUE, 0, y.size() * 4, y.data());
-          const std::vector<float> ref = reference<P>(w, s, t, sparsity, x, nchk);
+          const std::vector<float> ref = reference<P>(w, s, t, sparsity, xref, xref_ld, nchk);
           double err = 0, scale = 1e-6;
           for (std::size_t i = 0; i < s.m; ++i)
             for (std::size_t j = 0; j < nchk; ++j) {
@@ -343,12 +388,13 @@ int run(int argc, char** argv) {
         for (std::size_t round = 0; round < repeats; ++round)
           for (std::size_t c = 0; c < rs.size(); ++c) {
             const auto t0 = std::chrono::steady_clock::now();
-            rs[c].enqueue(q, xb, yb, s.n).wait();
+            rs[c].enqueue(q, xb, xcol, yb).wait();
             ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
           }
         for (std::size_t c = 0; c < rs.size(); ++c)
           prof.measurements.push_back(
-              {s.m, s.k, s.n, tech_names[ti], sparsity, rs[c].policy, ms[c], median(ms[c]), rs[c].achieved});
+              {s.m, s.k, s.n, tech_names[ti], sparsity, rs[c].policy, ms[c], median(ms[c]), rs[c].achieved,
+               rs[c].implicit});
         gapp::tune::summarise(prof);
         gapp::npy::write_atomic(partial, gapp::tune::to_json(prof));
       }

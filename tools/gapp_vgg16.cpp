@@ -274,7 +274,7 @@ int run(int argc, char** argv) {
     for (char c : info.name)
       if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) dev_name += c;
     json = "{\"device\":\"" + dev_name + "\",\"policy\":\"" + policy + "\",\"technique\":\"" +
-           (plan ? std::string("plan") : gapp::to_string(tech)) + "\",\"images\":" + std::to_string(N) +
+           (plan ? std::string("plan") : gapp::to_string(tech)) + "\",\"im2col\":" + (im2col ? "true" : "false") + ",\"images\":" + std::to_string(N) +
            ",\"masked_layers\":" + std::to_string(masked_layers) +
            (masks_dir.empty() ? std::string()
                               : ",\"masks_checked\":" + std::to_string(masked_layers - unchecked) +

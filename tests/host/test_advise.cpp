@@ -201,6 +201,19 @@ TEST_CASE("choices_for: the profile's times and what pruning the layer keeps", "
   REQUIRE(seen);
   const auto only_tile = tune::choices_for(prof, "pocl-avx512", "a", "a", matrix_view(w.data(), 64, 288), 100, 1, {"tile"});
   REQUIRE(only_tile.options.size() == 2);
+  // a convolution the network runs as an implicit GEMM: only measurements made that way count
+  // on the direct family (pocl-avx512); the local family (nvidia) always reads im2col
+  const auto conv = tune::choices_for(prof, "pocl-avx512", "a", "a", matrix_view(w.data(), 64, 288), 100, 9, {}, true);
+  REQUIRE_FALSE(conv.modelled);
+  prof.measurements.push_back({64, 288, 100, "dense", 0, "pocl-avx512", {3}, 3, 0, true});
+  const auto conv2 = tune::choices_for(prof, "pocl-avx512", "a", "a", matrix_view(w.data(), 64, 288), 100, 9, {}, true);
+  REQUIRE(conv2.modelled);
+  REQUIRE(conv2.options.size() == 1);
+  REQUIRE(conv2.options[0].ms == 3);
+  prof.measurements.push_back({64, 288, 100, "dense", 0, "nvidia", {5}, 5, 0, false});
+  const auto local = tune::choices_for(prof, "nvidia", "a", "a", matrix_view(w.data(), 64, 288), 100, 9, {}, true);
+  REQUIRE(local.modelled);
+  REQUIRE(local.options[0].ms == 5);
   const auto other_n = tune::choices_for(prof, "pocl-avx512", "a", "a", matrix_view(w.data(), 64, 288), 300);
   REQUIRE_FALSE(other_n.modelled);
   REQUIRE(other_n.options.size() == 1);
@@ -284,7 +297,7 @@ TEST_CASE("gapp-advise plans a network from a profile and gapp-prune --plan writ
     const std::size_t m = l.shape.gemm_rows(), k = l.shape.gemm_cols(), n = l.in_size * l.in_size * 2;
     const double dense = 1e-6 * static_cast<double>(m * k * n);
     for (auto [t, s, f] : {std::tuple{"dense", 0.0, 1.0}, {"simd", 0.75, 0.4}, {"simd", 0.9, 0.25}, {"tile", 0.75, 0.3}})
-      prof.measurements.push_back({m, k, n, t, s, "pocl-avx512", {dense * f}, dense * f, s});
+      prof.measurements.push_back({m, k, n, t, s, "pocl-avx512", {dense * f}, dense * f, s, true}); // implicit GEMMs
   }
   spit(tmp("profile.json"), tune::to_json(prof));
   auto advise = [&](const std::string& args, const std::string& tag) {

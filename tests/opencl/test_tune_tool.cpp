@@ -5,6 +5,7 @@
 #include "../host/run_tool.hpp"
 #include "cl_env.hpp"
 
+#include <gapp/nn/vgg16.hpp>
 #include <gapp/opencl/tuned.hpp>
 
 #include <filesystem>
@@ -103,5 +104,40 @@ TEST_CASE("gapp-tune measures every candidate, resumes, and dispatch uses its pr
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("'filter' is not tuned"));
   CHECK(slurp(prof) == good);
+}
+
+TEST_CASE("gapp-tune measures a network's convolutions as the network runs them", "[opencl][tool][tune]") {
+  const std::string dir = std::string(GAPP_TEST_TMP) + "/tune_net";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/net");
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.125, cfg.hidden = 16, cfg.classes = 10;
+  nn::save_npy_dir(nn::he_init(cfg, 4), dir + "/net");
+  std::set<std::string> shapes; // the conv GEMMs gapp-tune takes (conv1_1 stays dense), batch 2
+  for (const auto& l : nn::vgg16_layers(cfg))
+    if (l.conv && l.shape.in_channels * 9 >= 64)
+      shapes.insert(std::to_string(l.shape.gemm_rows()) + "," + std::to_string(l.shape.gemm_cols()) + "," +
+                    std::to_string(l.in_size * l.in_size * 2));
+  std::size_t n_cand = 0;
+  const opencl::device_info info = opencl::query(cl_env::get().device);
+  bool direct = false;
+  presets::all::visit(choose_policy(info).name, [&](auto base) {
+    n_cand = tune::candidates<decltype(base)>::size;
+    direct = decltype(base)::mode == staging::direct;
+  });
+  for (const bool im2col : {false, true}) {
+    const std::string out = dir + (im2col ? "/explicit.json" : "/implicit.json");
+    // every candidate's result is checked against the host reference inside gapp-tune
+    const auto r = run_tune("--weights " + dir + "/net --batch 2 --techniques dense --repeats 1 --out " + out +
+                                (im2col ? " --im2col" : ""), dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const tune::profile p = tune::load_profile(out);
+    REQUIRE(p.measurements.size() == shapes.size() * n_cand);
+    for (const auto& m : p.measurements) CHECK(m.implicit == (!im2col && direct));
+  }
+  const auto bad = run_tune("--weights " + dir + "/net --batch 2 --max-n 64 --out " + dir + "/x.json", dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--im2col"));
 }
 #endif

@@ -312,22 +312,28 @@ inline plan advise(const std::vector<layer_choices>& layers, const target& goal,
 /// measured for that policy on the layer's GEMM shape (m × k weights `w`, n columns), each
 /// with its median time and what pruning `w` with it keeps (the policy's units, L1
 /// criterion). `techniques` (names; empty: all) restricts the sparse choices; `kernel_area`
-/// is kh·kw. Without a dense measurement of the shape the layer is not modelled: dense only.
+/// is kh·kw; `implicit_conv`: the layer is a convolution the network runs as an implicit
+/// GEMM where the policy's family can (only measurements made that way count). Without a
+/// dense measurement of the shape the layer is not modelled: dense only.
 inline layer_choices choices_for(const profile& prof, const std::string& policy, const std::string& name,
                                  const std::string& display, matrix_view w, std::size_t n, int kernel_area = 1,
-                                 const std::vector<std::string>& techniques = {}) {
+                                 const std::vector<std::string>& techniques = {}, bool implicit_conv = false) {
   layer_choices lc;
   lc.name = name, lc.display = display, lc.m = w.rows, lc.k = w.cols, lc.n = n, lc.weights = w.size();
   for (std::size_t i = 0; i < w.size(); ++i) lc.l2 += static_cast<double>(w.data[i]) * w.data[i];
   lc.options.push_back({"dense", 0, 0, lc.l2, lc.weights, 0});
+  const policy_info info = visit_policy(policy, [](auto p) { return decltype(p)::info(decltype(p)::name); });
+  // the layer as the network runs it: an implicit GEMM where the policy's family reads the
+  // convolution's input itself, else a GEMM over the im2col matrix
+  const bool implicit = implicit_conv && info.mode == staging::direct;
   std::map<std::pair<std::string, double>, double> ms;
   for (const auto& x : prof.measurements)
-    if (x.m == w.rows && x.k == w.cols && x.n == n && x.policy == policy) ms[{x.technique, x.sparsity}] = x.median_ms;
+    if (x.m == w.rows && x.k == w.cols && x.n == n && x.policy == policy && x.implicit == implicit)
+      ms[{x.technique, x.sparsity}] = x.median_ms;
   const auto dense = ms.find({"dense", 0.0});
   if (dense == ms.end()) return lc;
   lc.modelled = true;
   lc.options[0].ms = dense->second;
-  const policy_info info = visit_policy(policy, [](auto p) { return decltype(p)::info(decltype(p)::name); });
   const policy_units pu{info.simd_unit, info.tile_unit};
   for (const auto& [key, t] : ms) {
     if (key.first == "dense") continue;

@@ -33,6 +33,9 @@ struct measurement {
   std::vector<double> ms;           ///< every timed run, milliseconds
   double median_ms = 0;
   double achieved_sparsity = 0;
+  /// The GEMM of a 3×3 convolution read as an implicit GEMM (X the CNHW input, no im2col), as
+  /// networks run it by default; false: X is a K × N matrix.
+  bool implicit = false;
 };
 
 /// The best policy per technique family over all measured shapes: the candidate with the
@@ -83,7 +86,7 @@ inline void summarise(profile& p) {
   std::map<std::string, double> preset_ms;                                  // "m,k,n,tech,s" -> ms
   auto key = [](const measurement& x) {
     std::ostringstream o;
-    o << x.m << ',' << x.k << ',' << x.n << ',' << x.technique << ',' << x.sparsity;
+    o << x.m << ',' << x.k << ',' << x.n << ',' << x.technique << ',' << x.sparsity << ',' << x.implicit;
     return o.str();
   };
   for (const auto& x : p.measurements)
@@ -123,7 +126,8 @@ inline std::string to_json(const profile& p) {
     const auto& x = p.measurements[i];
     o += std::string(i ? "," : "") + "\n  {\"m\": " + std::to_string(x.m) + ", \"k\": " + std::to_string(x.k) +
          ", \"n\": " + std::to_string(x.n) + ", \"technique\": " + quote(x.technique) + ", \"sparsity\": " +
-         number(x.sparsity) + ", \"achieved_sparsity\": " + number(x.achieved_sparsity) + ", \"policy\": " +
+         number(x.sparsity) + ", \"achieved_sparsity\": " + number(x.achieved_sparsity) +
+         (x.implicit ? ", \"implicit\": true" : "") + ", \"policy\": " +
          quote(x.policy) + ", \"median_ms\": " + number(x.median_ms) + ", \"ms\": [";
     for (std::size_t j = 0; j < x.ms.size(); ++j) o += (j ? ", " : "") + number(x.ms[j]);
     o += "]}";
@@ -165,6 +169,7 @@ inline profile parse_profile(std::string_view text, const std::string& origin) {
     x.technique = e->at("technique").str();
     x.sparsity = e->at("sparsity").num(0, 0.999999);
     x.achieved_sparsity = e->at("achieved_sparsity").num(0, 1);
+    if (const json::value* imp = e->find("implicit")) x.implicit = imp->boolean(); // absent: a matrix GEMM
     x.policy = known(e->at("policy"));
     x.median_ms = e->at("median_ms").num(0, 1e9);
     for (const auto& t : e->at("ms").items()) x.ms.push_back(t->num(0, 1e9));
