@@ -31,7 +31,7 @@ public:
     bool global = false;           ///< one sparsity over all pruned layers (prune_global) instead of per layer
     std::size_t batch = 1;
     /// Convolutions as implicit GEMMs (the GEMM reads the activations, no im2col) where the
-    /// policy's family can: the direct family, every technique but element-wise.
+    /// policy's family can: the direct family, every technique but element-wise and N:M.
     bool implicit_conv = true;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
     /// Keep-masks fixed elsewhere (e.g. gapp-prune's files after fine-tuning), one entry per

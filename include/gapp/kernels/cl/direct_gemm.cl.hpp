@@ -306,9 +306,11 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     }
     const int p0 = n0 % (IH * IW), y0 = p0 / IW, x0 = p0 % IW;
     const int ph = (GAPP_KH - 1) / 2, pw = (GAPP_KW - 1) / 2;
-    a.interior = n0 + GAPP_RN <= N &&
-                 (GAPP_KH == 1 && GAPP_KW == 1 ? 1
-                                               : x0 >= pw && x0 + GAPP_RN <= IW - pw && y0 >= ph && y0 < IH - ph);
+#if GAPP_KH == 1 && GAPP_KW == 1
+    a.interior = n0 + GAPP_RN <= N; /* a 1×1 window never reaches past its image */
+#else
+    a.interior = n0 + GAPP_RN <= N && x0 >= pw && x0 + GAPP_RN <= IW - pw && y0 >= ph && y0 < IH - ph;
+#endif
   }
 #else
   const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0};
