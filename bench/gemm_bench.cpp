@@ -315,11 +315,11 @@ int main(int argc, char** argv) {
     }
   }
   const gapp::tune::profile* pp = prof ? &*prof : nullptr;
-  (void)pp;
-  if (trained_only) {
-  } else if (type & CL_DEVICE_TYPE_CPU) register_all<gapp::presets::pocl_avx512, gapp::presets::nvidia>(quick, pp);
-  else if (vendor.find("NVIDIA") != std::string::npos) register_all<gapp::presets::nvidia, gapp::presets::nvidia>(quick, pp);
-  else register_all<gapp::presets::arm_mali_valhall, gapp::presets::nvidia>(quick, pp);
+  if (!trained_only) { // the VGG16 layers and network (--trained-only: the study's model alone)
+    if (type & CL_DEVICE_TYPE_CPU) register_all<gapp::presets::pocl_avx512, gapp::presets::nvidia>(quick, pp);
+    else if (vendor.find("NVIDIA") != std::string::npos) register_all<gapp::presets::nvidia, gapp::presets::nvidia>(quick, pp);
+    else register_all<gapp::presets::arm_mali_valhall, gapp::presets::nvidia>(quick, pp);
+  }
 
   int ac = static_cast<int>(args.size());
   benchmark::Initialize(&ac, args.data());

@@ -31,7 +31,7 @@ fi
 tsan="$build-tsan"
 cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF
-cmake --build "$tsan" -j "$jobs" --target gapp_opencl_tests
+cmake --build "$tsan" -j "$jobs" --target gapp_thread_tests
 TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --no-tests=error --output-on-failure --timeout 600
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (leaks included;

@@ -13,6 +13,7 @@
 // the same command runs again; the profile is written atomically at the end (a good profile
 // is never replaced by a partial one). Prints the profile's summary as one JSON line.
 #include <gapp/io/npy.hpp>
+#include <gapp/io/paths.hpp>
 #include <gapp/nn.hpp>
 #include <gapp/opencl.hpp>
 #include <gapp/tune/profile.hpp>
@@ -35,6 +36,7 @@ namespace {
 const char* const usage =
     "usage: gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]]\n"
     "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N] [--im2col]\n"
+    "                 [--preset-only]\n"
     "Measures the device's preset and its candidate tilings on GEMM shapes and writes the\n"
     "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
     "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
@@ -44,7 +46,8 @@ const char* const usage =
     "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
     "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
     "no cap). FILE defaults to the documented profile location for the device (see\n"
-    "docs/tuning.md). Resumable through FILE.partial.\n";
+    "docs/tuning.md). Resumable through FILE.partial. --preset-only measures the preset alone (what\n"
+    "gapp-advise plans with unless told another policy): one candidate instead of about a dozen.\n";
 
 struct shape {
   std::string name;
@@ -223,7 +226,7 @@ std::vector<float> reference(const std::vector<float>& w, const shape& s, const 
 
 int run(int argc, char** argv) {
   std::size_t device = 0, repeats = 7, max_n = 0, batch = 1;
-  bool im2col = false;
+  bool im2col = false, preset_only = false;
   std::string out, shapes_arg = "vgg16", weights, techs_arg = "dense,simd,tile";
   std::vector<double> sparsities{0.75, 0.9};
   for (int i = 1; i < argc; ++i) {
@@ -247,6 +250,7 @@ int run(int argc, char** argv) {
       if (repeats > 1000) throw gapp::invalid_argument("--repeats must be at most 1000");
     } else if (a == "--max-n") max_n = parse_count(value(), a);
     else if (a == "--im2col") im2col = true;
+    else if (a == "--preset-only") preset_only = true;
     else if (a == "--batch") {
       batch = parse_count(value(), a);
       if (batch > 65536) throw gapp::invalid_argument("--batch must be at most 65536");
@@ -299,6 +303,15 @@ int run(int argc, char** argv) {
     out = dirs.front() + "/" + gapp::tune::profile_file_name(info);
   }
   const std::string partial = out + ".partial";
+  { // the profile and its partial file may be no input
+    std::vector<gapp::io::named_path> inputs;
+    if (weights.empty() && shapes_arg != "vgg16") inputs.push_back({"--shapes", shapes_arg});
+    if (!weights.empty())
+      for (const auto& l : gapp::nn::vgg16_layers(gapp::nn::infer_config(weights)))
+        for (const char* suffix : {".weight.npy", ".bias.npy"})
+          inputs.push_back({"a weight file", weights + "/" + l.name + suffix});
+    gapp::io::require_distinct({{"--out", out}, {"the partial profile", partial}}, inputs);
+  }
   const std::string preset = gapp::choose_policy(info).name;
 
   gapp::tune::profile prof;
@@ -325,14 +338,14 @@ int run(int argc, char** argv) {
   gapp::presets::all::visit(preset, [&](auto base) {
     using Base = decltype(base);
     using cands = gapp::tune::candidates<Base>;
-    n_candidates = cands::size;
+    n_candidates = preset_only ? 1 : cands::size;
     progress bar;
     for (const auto& s : shapes)
       for (std::size_t ti = 0; ti < techs.size(); ++ti)
         if (!done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], tech_sparsity[ti], s.h > 0)))
-          bar.total += cands::size;
+          bar.total += n_candidates;
     std::fprintf(stderr, "gapp-tune: %s (%s, driver %s), preset %s, %zu candidates, %zu shapes, techniques %s\n",
-                 info.name.c_str(), info.vendor.c_str(), info.driver.c_str(), preset.c_str(), cands::size,
+                 info.name.c_str(), info.vendor.c_str(), info.driver.c_str(), preset.c_str(), n_candidates,
                  shapes.size(), techs_arg.c_str());
     for (const auto& s : shapes) {
       std::mt19937 g(11);
@@ -363,6 +376,7 @@ int run(int argc, char** argv) {
         const std::size_t nchk = nref;
         cands::for_each([&](auto cand) {
           using P = decltype(cand);
+          if (preset_only && std::string_view(P::name) != preset) return;
           bar.tick(s.name + " " + tech_names[ti] + (t.dense() ? "" : " " + fixed(sparsity, 2)) + " " +
                    std::string(P::name));
           if (!gapp::can_implement<P>({s.m, s.n, s.k}, info)) return;

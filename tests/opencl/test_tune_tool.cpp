@@ -100,6 +100,11 @@ TEST_CASE("gapp-tune measures every candidate, resumes, and dispatch uses its pr
   bad = run_tune("--sparsity 1.5 --out " + prof, dir);
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("--sparsity"));
+  const std::string shapes_before = slurp(dir + "/shapes.txt");
+  bad = run_tune("--shapes " + dir + "/shapes.txt --out " + dir + "/shapes.txt", dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--shapes"));
+  CHECK(slurp(dir + "/shapes.txt") == shapes_before);
   bad = run_tune("--techniques dense,filter --out " + prof, dir);
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("'filter' is not tuned"));
@@ -118,23 +123,22 @@ TEST_CASE("gapp-tune measures a network's convolutions as the network runs them"
     if (l.conv && l.shape.in_channels * 9 >= 64)
       shapes.insert(std::to_string(l.shape.gemm_rows()) + "," + std::to_string(l.shape.gemm_cols()) + "," +
                     std::to_string(l.in_size * l.in_size * 2));
-  std::size_t n_cand = 0;
   const opencl::device_info info = opencl::query(cl_env::get().device);
   bool direct = false;
-  presets::all::visit(choose_policy(info).name, [&](auto base) {
-    n_cand = tune::candidates<decltype(base)>::size;
-    direct = decltype(base)::mode == staging::direct;
-  });
+  presets::all::visit(choose_policy(info).name, [&](auto base) { direct = decltype(base)::mode == staging::direct; });
   for (const bool im2col : {false, true}) {
     const std::string out = dir + (im2col ? "/explicit.json" : "/implicit.json");
     // every candidate's result is checked against the host reference inside gapp-tune
-    const auto r = run_tune("--weights " + dir + "/net --batch 2 --techniques dense --repeats 1 --out " + out +
-                                (im2col ? " --im2col" : ""), dir);
+    const auto r = run_tune("--weights " + dir + "/net --batch 2 --techniques dense --repeats 1 --preset-only --out " +
+                                out + (im2col ? " --im2col" : ""), dir);
     INFO(r.err);
     REQUIRE(r.status == 0);
     const tune::profile p = tune::load_profile(out);
-    REQUIRE(p.measurements.size() == shapes.size() * n_cand);
-    for (const auto& m : p.measurements) CHECK(m.implicit == (!im2col && direct));
+    REQUIRE(p.measurements.size() == shapes.size()); // --preset-only: one candidate
+    for (const auto& m : p.measurements) {
+      CHECK(m.implicit == (!im2col && direct));
+      CHECK(m.policy == p.preset);
+    }
   }
   const auto bad = run_tune("--weights " + dir + "/net --batch 2 --max-n 64 --out " + dir + "/x.json", dir);
   CHECK(bad.status != 0);
