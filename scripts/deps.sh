@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gapp needs that are missing. Idempotent, non-interactive.
-#   scripts/deps.sh [build|test|demo|bench|accuracy]...   (default: test)
+#   scripts/deps.sh [build|test|demo|bench|accuracy|opencv]...   (default: test)
 set -euo pipefail
 
 pkgs=(cmake g++ make)
 for group in "${@:-test}"; do
   case "$group" in
     build) ;;
-    test) pkgs+=(catch2 clang opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
+    test) pkgs+=(catch2 clang opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
+                 libopencv-dnn-dev) ;;
     demo) pkgs+=(opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
     bench) pkgs+=(libbenchmark-dev libclblast-dev libopenblas-dev opencl-clhpp-headers opencl-c-headers
                   ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
     accuracy) pkgs+=(python3-torch python3-numpy dataset-fashion-mnist) ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, demo, bench, accuracy)" >&2; exit 2 ;;
+    opencv) pkgs+=(libopencv-dnn-dev opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd) ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, demo, bench, accuracy, opencv)" >&2; exit 2 ;;
   esac
 done
 

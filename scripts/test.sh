@@ -29,7 +29,8 @@ fi
 
 # The program cache and operations under 8 threads, again under ThreadSanitizer.
 tsan="$build-tsan"
-cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
+cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF
 cmake --build "$tsan" -j "$jobs" --target gapp_thread_tests
 TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --no-tests=error --output-on-failure --timeout 600
@@ -38,7 +39,9 @@ TSAN_OPTIONS="halt_on_error=1" ctest --test-dir "$tsan" -R "8 threads" --no-test
 # tests/sanitizers/lsan.supp lists what the OpenCL loader and PoCL keep until exit). gapp-tune
 # (a few minutes to build under the sanitizers) and its test are left to the main suite.
 asan="$build-asan"
+# -O1 -g1 (line tables for the reports) builds in about half the time of -O2 -g.
 cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TUNE=OFF \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Wno-maybe-uninitialized"
 cmake --build "$asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp" \

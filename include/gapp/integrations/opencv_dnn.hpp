@@ -1,0 +1,859 @@
+// gapp/integrations/opencv_dnn.hpp — gapp's pruned GEMMs as the convolution and fully
+// connected layers of OpenCV's DNN module (cv::dnn, OpenCV ≥ 4.5): a network read from an
+// ONNX file runs its covered layers on an OpenCL device with gapp's kernels and everything
+// else (pooling, batch norms it cannot fold, additions, ...) with OpenCV.
+//
+// Not included by any core header; needs OpenCV's dnn and core libraries.
+//
+//   gapp::integrations::opencv_dnn::options opt;
+//   opt.tech = gapp::parse_technique("simd"), opt.sparsity = 0.75;     // or opt.mask_dir
+//   gapp::integrations::opencv_dnn::gapp_layers<gapp::presets::cpu_avx512> layers(ctx, dev, queue, opt);
+//   cv::dnn::Net net = gapp::integrations::opencv_dnn::read_onnx("model.onnx", layers);
+//   net.setInput(blob);
+//   cv::Mat y = net.forward();            // layers.records(): what ran where, and why
+//
+// While a gapp_layers object lives, every "Convolution" and "InnerProduct" layer OpenCV
+// creates is gapp's when gapp covers it (2-D convolution, groups 1, dilation 1, symmetric
+// padding, any stride; fully connected with constant weights; float32), and OpenCV's own
+// otherwise (recorded with the reason). Weights are pruned (or masked) when the layer is
+// created, batch norms and ReLUs that follow are folded in by OpenCV's layer fusion, and the
+// packed weights are uploaded once, at the first forward pass. Each forward call of a layer
+// copies its input to the device and its output back (OpenCV hands layers host cv::Mats):
+// records() counts those bytes and times them beside the kernels.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/dnn/all_layers.hpp>
+
+#include "../error.hpp"
+#include "../io/npy.hpp"
+#include "../nn/recipe.hpp"
+#include "../opencl/conv_op.hpp"
+#include "../opencl/device.hpp"
+#include "../prune/mask_file.hpp"
+
+namespace gapp::integrations::opencv_dnn {
+
+/// A weight layer as the integration sees it when it is created.
+struct layer_info {
+  std::string name;        ///< OpenCV's layer name ("onnx_node!/conv1/Conv" for ONNX)
+  std::string weight_name; ///< the ONNX initializer holding its weights ("conv1.weight"), if known
+  bool conv = false;
+  std::size_t rows = 0, cols = 0; ///< the GEMM: out channels × in channels·kh·kw, or outputs × inputs
+};
+
+struct options {
+  technique tech;        ///< dense unless set: the technique pruning uses, or that masks were made with
+  double sparsity = 0.0; ///< pruning on load (no mask_dir): each layer at this sparsity
+  criterion crit = criterion::l1;
+  /// gapp-prune masks (and their .json metadata), one per layer, looked up by the layer's
+  /// weight initializer name, then by its layer name: NAME.npy, or STEM.mask.npy for a
+  /// NAME of STEM.weight; characters other than letters, digits, '.', '-' and '_' are
+  /// replaced by '_'. A layer without a mask runs dense. Empty: prune on load.
+  std::string mask_dir;
+  /// Layer name → ONNX initializer name of its weights, for matching masks (onnx_weight_names;
+  /// read_onnx fills it).
+  std::map<std::string, std::string> weight_names;
+  /// Layers to leave dense (e.g. a first convolution with few input channels); none by default.
+  std::function<bool(const layer_info&)> keep_dense;
+  /// Policy name recorded in and checked against mask metadata; P::name when empty.
+  std::string policy_name;
+  /// Use implicit-GEMM convolutions where the policy's family can (stride 1, "same" padding).
+  bool implicit_conv = true;
+};
+
+/// What happened to one layer, and what its forward calls cost.
+struct layer_record {
+  layer_info info;
+  bool on_gapp = false;   ///< false: OpenCV's own implementation runs it
+  std::string reason;     ///< why it fell back to OpenCV
+  std::string technique;  ///< "dense", "simd", ...
+  std::string mask;       ///< the mask file used, "pruned on load", or "" (dense)
+  double sparsity = 0.0;  ///< achieved: removed weights / weights
+  /// The keep-mask (1 = kept) over the weights as the model holds them (before any batch norm
+  /// is folded in); null when the layer runs dense.
+  std::shared_ptr<const std::vector<std::uint8_t>> keep;
+  bool fused_batch_norm = false, fused_relu = false, implicit = false;
+  std::size_t calls = 0;
+  std::size_t bytes_to_device = 0, bytes_from_device = 0;
+  double copy_ms = 0.0;   ///< host wall time of the input and output copies (and reorders)
+  double run_ms = 0.0;    ///< host wall time from enqueue to the kernels' end
+};
+
+namespace detail {
+
+template <class P, class = void>
+struct has_name : std::false_type {};
+template <class P>
+struct has_name<P, std::void_t<decltype(P::name)>> : std::true_type {};
+
+inline std::string file_safe(const std::string& s) {
+  std::string out = s;
+  for (char& c : out)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
+  return out;
+}
+
+// ---- a minimal protobuf reader: enough of ONNX's ModelProto to name each node's weights
+struct pb_reader {
+  const std::uint8_t* p;
+  const std::uint8_t* end;
+  const std::string& origin;
+
+  [[noreturn]] void fail(const std::string& what) const { throw file_error(origin + ": not a valid ONNX file (" + what + ")"); }
+  std::uint64_t varint() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p >= end) fail("truncated varint");
+      const std::uint8_t b = *p++;
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    fail("varint longer than 10 bytes");
+  }
+  // calls f(field, wire, begin, end) for each field; length-delimited fields get their bytes
+  template <class F>
+  void fields(F&& f) {
+    while (p < end) {
+      const std::uint64_t key = varint();
+      const int field = static_cast<int>(key >> 3), wire = static_cast<int>(key & 7);
+      const std::uint8_t* b = p;
+      switch (wire) {
+      case 0: varint(); break;
+      case 1: if (end - p < 8) fail("truncated 64-bit field"); p += 8; break;
+      case 5: if (end - p < 4) fail("truncated 32-bit field"); p += 4; break;
+      case 2: {
+        const std::uint64_t n = varint();
+        if (n > static_cast<std::uint64_t>(end - p)) fail("a field runs past the end of the file");
+        b = p;
+        p += n;
+        break;
+      }
+      default: fail("wire type " + std::to_string(wire));
+      }
+      f(field, wire, b, p);
+    }
+  }
+};
+
+} // namespace detail
+
+/// Layer name → initializer name of the weights (the node's second input) of every Conv, Gemm
+/// and MatMul node of an ONNX file; layer names as OpenCV gives them ("onnx_node!" + node
+/// name) and the node's first output name. gapp::file_error for an unreadable or malformed file.
+inline std::map<std::string, std::string> onnx_weight_names(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw file_error(path + ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::map<std::string, std::string> out;
+  auto u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  detail::pb_reader model{u8, u8 + bytes.size(), path};
+  bool graph_seen = false;
+  model.fields([&](int field, int wire, const std::uint8_t* b, const std::uint8_t* e) {
+    if (field != 7 || wire != 2) return; // ModelProto.graph
+    graph_seen = true;
+    detail::pb_reader graph{b, e, path};
+    graph.fields([&](int gf, int gw, const std::uint8_t* nb, const std::uint8_t* ne) {
+      if (gf != 1 || gw != 2) return; // GraphProto.node
+      std::vector<std::string> inputs, outputs;
+      std::string name, op;
+      detail::pb_reader node{nb, ne, path};
+      node.fields([&](int nf, int nw, const std::uint8_t* sb, const std::uint8_t* se) {
+        if (nw != 2) return;
+        const std::string s(reinterpret_cast<const char*>(sb), static_cast<std::size_t>(se - sb));
+        if (nf == 1) inputs.push_back(s);
+        else if (nf == 2) outputs.push_back(s);
+        else if (nf == 3) name = s;
+        else if (nf == 4) op = s;
+      });
+      if ((op == "Conv" || op == "Gemm" || op == "MatMul") && inputs.size() >= 2) {
+        if (!name.empty()) out["onnx_node!" + name] = inputs[1];
+        if (!outputs.empty()) out[outputs[0]] = inputs[1];
+      }
+    });
+  });
+  if (!graph_seen) throw file_error(path + ": not a valid ONNX file (no graph)");
+  return out;
+}
+
+/// The shape of an ONNX model's first graph input that is not an initializer (e.g. {1, 3, 224,
+/// 224}); a symbolic dimension (a batch named "N") reads as 0. gapp::file_error for an
+/// unreadable or malformed file or a model without inputs.
+inline std::vector<std::int64_t> onnx_input_shape(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw file_error(path + ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  using span = std::pair<const std::uint8_t*, const std::uint8_t*>;
+  // the first length-delimited field `field` of a message
+  auto sub = [&](span m, int field) -> std::optional<span> {
+    std::optional<span> out;
+    detail::pb_reader r{m.first, m.second, path};
+    r.fields([&](int fl, int w, const std::uint8_t* b, const std::uint8_t* e) {
+      if (!out && fl == field && w == 2) out = span{b, e};
+    });
+    return out;
+  };
+  std::vector<span> inputs;
+  std::set<std::string> initializers;
+  auto graph = sub({u8, u8 + bytes.size()}, 7);
+  if (!graph) throw file_error(path + ": not a valid ONNX file (no graph)");
+  auto name_of = [&](span m) {
+    auto n = sub(m, 1); // ValueInfoProto.name / TensorProto... (field 8 for TensorProto)
+    return n ? std::string(reinterpret_cast<const char*>(n->first), static_cast<std::size_t>(n->second - n->first)) : std::string();
+  };
+  detail::pb_reader g{graph->first, graph->second, path};
+  g.fields([&](int fl, int w, const std::uint8_t* b, const std::uint8_t* e) {
+    if (w != 2) return;
+    if (fl == 11) inputs.push_back({b, e});
+    if (fl == 5) {
+      auto n = sub({b, e}, 8);
+      if (n) initializers.insert(std::string(reinterpret_cast<const char*>(n->first), static_cast<std::size_t>(n->second - n->first)));
+    }
+  });
+  for (const span& in : inputs) {
+    if (initializers.count(name_of(in))) continue;
+    std::vector<std::int64_t> shape;
+    auto type = sub(in, 2);
+    auto tensor = type ? sub(*type, 1) : std::nullopt;
+    auto tshape = tensor ? sub(*tensor, 2) : std::nullopt;
+    if (!tshape) throw file_error(path + ": the first input has no tensor shape");
+    detail::pb_reader dims{tshape->first, tshape->second, path};
+    dims.fields([&](int fl, int w, const std::uint8_t* b, const std::uint8_t* e) {
+      if (fl != 1 || w != 2) return;
+      std::int64_t v = 0;
+      detail::pb_reader d{b, e, path};
+      d.fields([&](int df, int dw, const std::uint8_t* vb, const std::uint8_t* ve) {
+        if (df == 1 && dw == 0) {
+          detail::pb_reader num{vb, ve, path};
+          v = static_cast<std::int64_t>(num.varint());
+        }
+      });
+      shape.push_back(v);
+    });
+    return shape;
+  }
+  throw file_error(path + ": the model has no input");
+}
+
+template <class P>
+class gapp_layers;
+
+namespace detail {
+
+template <class P>
+struct state {
+  state(const cl::Context& c, const cl::Device& d, const cl::CommandQueue& q, options o)
+      : ctx(c), dev(d), queue(q), opt(std::move(o)) {}
+  cl::Context ctx;
+  cl::Device dev;
+  cl::CommandQueue queue;
+  opencl::program_cache cache;
+  options opt;
+  std::string policy;
+  std::mutex mutex;
+  std::vector<std::shared_ptr<layer_record>> records;
+  std::set<std::string> used_masks;
+
+  std::shared_ptr<layer_record> add(layer_record r) {
+    auto p = std::make_shared<layer_record>(std::move(r));
+    std::lock_guard<std::mutex> lock(mutex);
+    records.push_back(p);
+    return p;
+  }
+};
+
+template <class P>
+std::shared_ptr<state<P>>& active() {
+  static std::shared_ptr<state<P>> s;
+  return s;
+}
+
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+inline std::vector<std::size_t> shape_of(const cv::Mat& m) {
+  std::vector<std::size_t> s;
+  for (int i = 0; i < m.dims; ++i) s.push_back(static_cast<std::size_t>(m.size[i]));
+  return s;
+}
+
+inline std::string shape_text(const cv::dnn::MatShape& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? " x " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+inline std::size_t total_from(const cv::dnn::MatShape& s, int axis) {
+  std::size_t n = 1;
+  for (std::size_t i = static_cast<std::size_t>(axis); i < s.size(); ++i) n *= static_cast<std::size_t>(s[i]);
+  return n;
+}
+
+inline std::vector<int> ints(const cv::dnn::LayerParams& p, const std::string& key, std::vector<int> fallback) {
+  if (!p.has(key)) return fallback;
+  const cv::dnn::DictValue& v = p.get(key);
+  std::vector<int> out;
+  for (int i = 0; i < v.size(); ++i) out.push_back(v.get<int>(i));
+  return out;
+}
+
+/// A covered layer's weights, mask and parameters, up to the built GEMM operation.
+template <class P>
+class weight_layer : public cv::dnn::Layer {
+public:
+  weight_layer(const cv::dnn::LayerParams& params, std::shared_ptr<state<P>> st, layer_info info,
+               std::vector<std::size_t> weight_shape)
+      : cv::dnn::Layer(params), st_(std::move(st)) {
+    const cv::Mat& w = params.blobs[0];
+    weights_.assign(w.ptr<float>(), w.ptr<float>() + w.total());
+    bias_.assign(info.rows, 0.0f);
+    if (params.blobs.size() > 1) {
+      const cv::Mat& b = params.blobs[1];
+      if (b.total() != info.rows || b.type() != CV_32F)
+        throw shape_error(info.name + ": bias has " + std::to_string(b.total()) + " values for " + std::to_string(info.rows) +
+                          " outputs");
+      bias_.assign(b.ptr<float>(), b.ptr<float>() + b.total());
+    }
+    for (std::size_t i = 0; i < weights_.size(); ++i)
+      if (!std::isfinite(weights_[i]))
+        throw value_error(info.name + ": weight " + std::to_string(i) + " is not finite");
+    layer_record r;
+    r.info = std::move(info);
+    r.on_gapp = true;
+    choose_mask(r, weight_shape);
+    rec_ = st_->add(std::move(r));
+  }
+
+  bool supportBackend(int backendId) override { return backendId == cv::dnn::DNN_BACKEND_OPENCV; }
+
+  bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) override {
+    auto relu = layer.dynamicCast<cv::dnn::ReLULayer>();
+    const bool want = !relu.empty() && relu->negativeSlope == 0.0f;
+    if (layer.empty() || want) {
+      relu_ = want;
+      rec_->fused_relu = want;
+      return want;
+    }
+    return false;
+  }
+
+  // A batch norm (or any layer with a per-channel scale and shift) after the layer is folded
+  // into its weights and bias; a network set up again fuses the same layer again, once.
+  bool tryFuse(cv::Ptr<cv::dnn::Layer>& top) override {
+    if (top.empty()) return false;
+    if (fused_.count(top->name)) return true;
+    cv::Mat scale, shift;
+    top->getScaleShift(scale, shift);
+    if (scale.empty() && shift.empty()) return false;
+    const std::size_t rows = rec_->info.rows, cols = rec_->info.cols;
+    auto fits = [&](const cv::Mat& m) { return m.empty() || (m.type() == CV_32F && (m.total() == rows || m.total() == 1)); };
+    if (!fits(scale) || !fits(shift)) return false;
+    auto at = [](const cv::Mat& m, std::size_t i, float none) {
+      return m.empty() ? none : m.ptr<float>()[m.total() == 1 ? 0 : i];
+    };
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float s = at(scale, r, 1.0f);
+      for (std::size_t c = 0; c < cols; ++c) weights_[r * cols + c] *= s;
+      bias_[r] = bias_[r] * s + at(shift, r, 0.0f);
+    }
+    fused_.insert(top->name);
+    rec_->fused_batch_norm = true;
+    op_ready_ = false;
+    return true;
+  }
+
+  const layer_record& record() const { return *rec_; }
+
+protected:
+  /// The GEMM operation for the current weights, bias and activation (built at first use,
+  /// again only when a fusion changed them).
+  template <class Make>
+  void ensure_op(Make&& make) {
+    if (op_ready_ && built_relu_ == relu_) return;
+    opencl::gemm_options go;
+    go.epi = {true, relu_};
+    go.bias = bias_;
+    const layer_info& i = rec_->info;
+    const matrix_view wv(weights_.data(), i.rows, i.cols);
+    const std::size_t area = i.conv ? kernel_area_ : 1;
+    make(go, [&](const opencl::gemm_options& o) {
+      return nn::make_pruned_gemm<P>(st_->ctx, st_->dev, st_->cache, wv, keep_.empty() ? technique{} : st_->opt.tech,
+                                     0.0, area, o, keep_.empty() ? nullptr : &keep_);
+    });
+    op_ready_ = true;
+    built_relu_ = relu_;
+  }
+
+  cl::Buffer& buffer(cl::Buffer& b, std::size_t& have, std::size_t floats) {
+    if (have < floats) {
+      cl_int err = CL_SUCCESS;
+      b = cl::Buffer(st_->ctx, CL_MEM_READ_WRITE, std::max<std::size_t>(floats, 1) * 4, nullptr, &err);
+      opencl::detail::check(err, "clCreateBuffer");
+      have = floats;
+    }
+    return b;
+  }
+
+  std::shared_ptr<state<P>> st_;
+  std::shared_ptr<layer_record> rec_;
+  std::vector<float> weights_, bias_;
+  std::vector<std::uint8_t> keep_; ///< empty: dense
+  std::size_t kernel_area_ = 1;
+  bool relu_ = false, built_relu_ = false, op_ready_ = false;
+  std::set<std::string> fused_;
+
+private:
+  void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
+    const options& o = st_->opt;
+    r.technique = "dense";
+    kernel_area_ = weight_shape.size() == 4 ? weight_shape[2] * weight_shape[3] : 1;
+    if (o.tech.dense() || (o.keep_dense && o.keep_dense(r.info))) return;
+    if (!o.mask_dir.empty()) {
+      std::vector<std::string> candidates;
+      for (const std::string& n : {r.info.weight_name, r.info.name}) {
+        if (n.empty()) continue;
+        const std::string safe = file_safe(n);
+        candidates.push_back(safe + ".npy");
+        const std::string suffix = ".weight";
+        if (safe.size() > suffix.size() && safe.compare(safe.size() - suffix.size(), suffix.size(), suffix) == 0)
+          candidates.push_back(safe.substr(0, safe.size() - suffix.size()) + ".mask.npy");
+      }
+      for (const std::string& c : candidates) {
+        const std::filesystem::path path = std::filesystem::path(o.mask_dir) / c;
+        if (!std::filesystem::exists(path)) continue;
+        mask_file m = load_mask<P>(path.string(), st_->policy, o.tech, weight_shape);
+        keep_ = std::move(m.mask.data);
+        r.mask = path.string();
+        std::lock_guard<std::mutex> lock(st_->mutex);
+        st_->used_masks.insert(std::filesystem::path(c).filename().string());
+        break;
+      }
+      if (keep_.empty()) return; // no mask: dense
+    } else {
+      if (!(o.sparsity >= 0.0 && o.sparsity < 1.0))
+        throw invalid_argument("opencv_dnn: sparsity must lie in [0, 1), got " + std::to_string(o.sparsity));
+      const matrix_view wv(weights_.data(), r.info.rows, r.info.cols);
+      std::visit(
+          [&](auto unit) {
+            using U = decltype(unit);
+            if constexpr (std::is_same_v<U, units::channel>) unit.kernel_area = static_cast<int>(kernel_area_);
+            double s = o.sparsity;
+            if constexpr (std::is_same_v<U, units::nm>) s = nominal_sparsity(unit);
+            prune_options po;
+            po.balanced = o.tech.balanced;
+            po.criterion = o.crit;
+            keep_ = prune<P>(wv, unit, s, po).keep();
+          },
+          *o.tech.unit);
+      r.mask = "pruned on load";
+    }
+    r.technique = to_string(o.tech);
+    std::size_t removed = 0;
+    for (std::size_t i = 0; i < keep_.size(); ++i)
+      if (!keep_[i]) weights_[i] = 0.0f, ++removed;
+    r.sparsity = keep_.empty() ? 0.0 : static_cast<double>(removed) / static_cast<double>(keep_.size());
+    if (!keep_.empty()) r.keep = std::make_shared<const std::vector<std::uint8_t>>(keep_);
+  }
+};
+
+template <class P>
+class conv_layer final : public weight_layer<P> {
+  using base = weight_layer<P>;
+
+public:
+  conv_layer(const cv::dnn::LayerParams& params, std::shared_ptr<state<P>> st, layer_info info, std::size_t kh,
+             std::size_t kw, std::size_t stride_h, std::size_t stride_w, std::size_t pad)
+      : base(params, std::move(st), info, shape_of(params.blobs[0])),
+        shape_{info.rows, info.cols / (kh * kw), kh, kw}, stride_h_(stride_h), stride_w_(stride_w), pad_(pad) {}
+
+  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, const int, std::vector<cv::dnn::MatShape>& outputs,
+                       std::vector<cv::dnn::MatShape>&) const override {
+    const cv::dnn::MatShape& in = inputs.at(0);
+    if (in.size() != 4 || static_cast<std::size_t>(in[1]) != shape_.in_channels)
+      throw shape_error(this->name + ": input " + shape_text(in) + ", the layer takes N x " +
+                        std::to_string(shape_.in_channels) + " x H x W");
+    const std::size_t h = static_cast<std::size_t>(in[2]), w = static_cast<std::size_t>(in[3]);
+    if (h + 2 * pad_ < shape_.kernel_h || w + 2 * pad_ < shape_.kernel_w)
+      throw shape_error(this->name + ": kernel larger than the padded input " + shape_text(in));
+    outputs.assign(1, cv::dnn::MatShape{in[0], static_cast<int>(shape_.out_channels),
+                                        static_cast<int>((h + 2 * pad_ - shape_.kernel_h) / stride_h_ + 1),
+                                        static_cast<int>((w + 2 * pad_ - shape_.kernel_w) / stride_w_ + 1)});
+    return false;
+  }
+
+  void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr, cv::OutputArrayOfArrays) override {
+    std::vector<cv::Mat> in, out;
+    inputs_arr.getMatVector(in);
+    outputs_arr.getMatVector(out);
+    const cv::Mat& x = in.at(0);
+    cv::Mat& y = out.at(0);
+    if (x.type() != CV_32F || !x.isContinuous() || x.dims != 4) throw shape_error(this->name + ": input must be a dense float32 NCHW blob");
+    const std::size_t n = x.size[0], c = x.size[1], h = x.size[2], w = x.size[3];
+    const std::size_t oc = y.size[1], oh = y.size[2], ow = y.size[3];
+    this->ensure_op([&](const opencl::gemm_options& go0, auto&& make) {
+      opencl::gemm_options go = go0;
+      const bool same = stride_h_ == 1 && stride_w_ == 1 && shape_.kernel_h == shape_.kernel_w && 2 * pad_ + 1 == shape_.kernel_h;
+      if (this->st_->opt.implicit_conv && same)
+        go.implicit_kh = static_cast<int>(shape_.kernel_h), go.implicit_kw = static_cast<int>(shape_.kernel_w);
+      auto pg = make(go);
+      conv_ = std::make_unique<opencl::conv2d_op<P>>(this->st_->ctx, this->st_->dev, this->st_->cache, shape_,
+                                                     std::move(pg.op), opencl::conv_geometry{stride_h_, pad_});
+      this->rec_->implicit = conv_->implicit();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    const cl::CommandQueue& q = this->st_->queue;
+    const std::size_t in_floats = c * n * h * w, out_floats = oc * n * oh * ow;
+    cl::Buffer& xb = this->buffer(x_, x_floats_, in_floats);
+    cl::Buffer& yb = this->buffer(y_, y_floats_, out_floats);
+    const float* src = x.ptr<float>();
+    if (n > 1) { // NCHW → CNHW
+      host_.resize(in_floats);
+      const std::size_t plane = h * w;
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < c; ++ch)
+          std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
+      src = host_.data();
+    }
+    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
+    const double copy_in = ms_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
+    conv_->enqueue(q, xb, yb, n, h, w, scratch);
+    opencl::detail::check(q.finish(), "clFinish");
+    const double run = ms_since(t1);
+    const auto t2 = std::chrono::steady_clock::now();
+    float* dst = y.ptr<float>();
+    if (n > 1) {
+      host_.resize(out_floats);
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
+      const std::size_t plane = oh * ow;
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < oc; ++ch)
+          std::copy_n(host_.data() + (ch * n + b) * plane, plane, dst + (b * oc + ch) * plane);
+    } else {
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, dst), "clEnqueueReadBuffer");
+    }
+    layer_record& r = *this->rec_;
+    r.calls += 1;
+    r.bytes_to_device += in_floats * 4;
+    r.bytes_from_device += out_floats * 4;
+    r.copy_ms += copy_in + ms_since(t2);
+    r.run_ms += run;
+  }
+
+private:
+  conv_shape shape_;
+  std::size_t stride_h_, stride_w_, pad_;
+  std::unique_ptr<opencl::conv2d_op<P>> conv_;
+  cl::Buffer x_, y_, col_;
+  std::size_t x_floats_ = 0, y_floats_ = 0, col_floats_ = 0;
+  std::vector<float> host_;
+};
+
+template <class P>
+class fc_layer final : public weight_layer<P> {
+  using base = weight_layer<P>;
+
+public:
+  fc_layer(const cv::dnn::LayerParams& params, std::shared_ptr<state<P>> st, layer_info info, int axis)
+      : base(params, std::move(st), info, shape_of(params.blobs[0])), axis_(axis) {}
+
+  bool getMemoryShapes(const std::vector<cv::dnn::MatShape>& inputs, const int, std::vector<cv::dnn::MatShape>& outputs,
+                       std::vector<cv::dnn::MatShape>&) const override {
+    const cv::dnn::MatShape& in = inputs.at(0);
+    const int axis = axis_ < 0 ? axis_ + static_cast<int>(in.size()) : axis_;
+    if (axis < 0 || axis >= static_cast<int>(in.size()) ||
+        total_from(in, axis) != this->rec_->info.cols)
+      throw shape_error(this->name + ": input " + shape_text(in) + " does not hold " +
+                        std::to_string(this->rec_->info.cols) + " features from axis " + std::to_string(axis_));
+    cv::dnn::MatShape o(in.begin(), in.begin() + axis);
+    o.push_back(static_cast<int>(this->rec_->info.rows));
+    outputs.assign(1, o);
+    return false;
+  }
+
+  void forward(cv::InputArrayOfArrays inputs_arr, cv::OutputArrayOfArrays outputs_arr, cv::OutputArrayOfArrays) override {
+    std::vector<cv::Mat> in, out;
+    inputs_arr.getMatVector(in);
+    outputs_arr.getMatVector(out);
+    const cv::Mat& x = in.at(0);
+    cv::Mat& y = out.at(0);
+    if (x.type() != CV_32F || !x.isContinuous()) throw shape_error(this->name + ": input must be a dense float32 blob");
+    const std::size_t k = this->rec_->info.cols, m = this->rec_->info.rows, n = x.total() / k;
+    this->ensure_op([&](const opencl::gemm_options& go, auto&& make) { op_ = make(go).op; });
+    const auto t0 = std::chrono::steady_clock::now();
+    const cl::CommandQueue& q = this->st_->queue;
+    cl::Buffer& xb = this->buffer(x_, x_floats_, k * n);
+    cl::Buffer& yb = this->buffer(y_, y_floats_, m * n);
+    const float* src = x.ptr<float>();
+    if (n > 1) { // N × K → K × N
+      host_.resize(k * n);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t i = 0; i < k; ++i) host_[i * n + b] = src[b * k + i];
+      src = host_.data();
+    }
+    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, k * n * 4, src), "clEnqueueWriteBuffer");
+    const double copy_in = ms_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    op_->enqueue(q, xb, yb, n);
+    opencl::detail::check(q.finish(), "clFinish");
+    const double run = ms_since(t1);
+    const auto t2 = std::chrono::steady_clock::now();
+    float* dst = y.ptr<float>();
+    if (n > 1) {
+      host_.resize(m * n);
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, m * n * 4, host_.data()), "clEnqueueReadBuffer");
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t i = 0; i < m; ++i) dst[b * m + i] = host_[i * n + b];
+    } else {
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, m * n * 4, dst), "clEnqueueReadBuffer");
+    }
+    layer_record& r = *this->rec_;
+    r.calls += 1;
+    r.bytes_to_device += k * n * 4;
+    r.bytes_from_device += m * n * 4;
+    r.copy_ms += copy_in + ms_since(t2);
+    r.run_ms += run;
+  }
+
+private:
+  int axis_;
+  std::unique_ptr<opencl::gemm_op<P>> op_;
+  cl::Buffer x_, y_;
+  std::size_t x_floats_ = 0, y_floats_ = 0;
+  std::vector<float> host_;
+};
+
+inline std::string weight_name_of(const options& o, const std::string& layer) {
+  auto it = o.weight_names.find(layer);
+  return it == o.weight_names.end() ? std::string() : it->second;
+}
+
+template <class P>
+cv::Ptr<cv::dnn::Layer> create_conv(cv::dnn::LayerParams& params) {
+  std::shared_ptr<state<P>> st = active<P>();
+  if (!st) throw error("opencv_dnn: a gapp layer was requested with no gapp_layers alive");
+  layer_info info;
+  info.name = params.name;
+  info.conv = true;
+  info.weight_name = weight_name_of(st->opt, params.name);
+  std::string why;
+  const std::vector<int> ks = ints(params, "kernel_size", {params.get<int>("kernel_h", 0), params.get<int>("kernel_w", 0)});
+  const std::vector<int> stride = ints(params, "stride", {1, 1}), dil = ints(params, "dilation", {1, 1});
+  std::vector<int> pad = ints(params, "pad", {0, 0});
+  if (params.blobs.empty()) why = "weights are not a constant of the model";
+  else if (params.blobs[0].type() != CV_32F) why = "weights are not float32";
+  else if (params.blobs[0].dims != 4 || ks.size() != 2) why = "not a 2-D convolution";
+  else if (params.get<int>("group", 1) != 1) why = "groups " + std::to_string(params.get<int>("group", 1));
+  else if (dil.size() != 2 || dil[0] != 1 || dil[1] != 1) why = "dilation";
+  else if (!params.get<cv::String>("pad_mode", "").empty()) why = "pad_mode " + params.get<cv::String>("pad_mode", "");
+  else if (params.has("pads_begin") || params.has("pads_end") ||
+           !(pad.size() == 2 || pad.size() == 4) || !std::all_of(pad.begin(), pad.end(), [&](int v) { return v == pad[0]; }))
+    why = "padding differs between sides or axes";
+  else if (stride.size() != 2 || stride[0] < 1 || stride[1] < 1) why = "stride";
+  else if (ks[0] != params.blobs[0].size[2] || ks[1] != params.blobs[0].size[3]) why = "kernel size differs from the weights";
+  if (!why.empty()) {
+    if (!params.blobs.empty()) {
+      info.rows = static_cast<std::size_t>(params.blobs[0].size[0]);
+      info.cols = params.blobs[0].total() / std::max<std::size_t>(info.rows, 1);
+    }
+    layer_record r;
+    r.info = info;
+    r.reason = why;
+    r.technique = "opencv";
+    st->add(std::move(r));
+    return cv::dnn::ConvolutionLayer::create(params);
+  }
+  const cv::Mat& w = params.blobs[0];
+  info.rows = static_cast<std::size_t>(w.size[0]);
+  info.cols = w.total() / info.rows;
+  return cv::Ptr<cv::dnn::Layer>(new conv_layer<P>(params, st, info, static_cast<std::size_t>(ks[0]),
+                                                   static_cast<std::size_t>(ks[1]), static_cast<std::size_t>(stride[0]),
+                                                   static_cast<std::size_t>(stride[1]), static_cast<std::size_t>(pad[0])));
+}
+
+template <class P>
+cv::Ptr<cv::dnn::Layer> create_fc(cv::dnn::LayerParams& params) {
+  std::shared_ptr<state<P>> st = active<P>();
+  if (!st) throw error("opencv_dnn: a gapp layer was requested with no gapp_layers alive");
+  layer_info info;
+  info.name = params.name;
+  info.weight_name = weight_name_of(st->opt, params.name);
+  std::string why;
+  if (params.blobs.empty()) why = "weights are not a constant of the model";
+  else if (params.blobs[0].type() != CV_32F) why = "weights are not float32";
+  else if (params.blobs[0].dims != 2) why = "weights are not a matrix";
+  else if (params.get<int>("transA", 0) != 0) why = "transposed input";
+  else if (params.get<float>("alpha", 1.0f) != 1.0f || params.get<float>("beta", 1.0f) != 1.0f) why = "alpha or beta not 1";
+  else if (params.has("num_output") && params.get<int>("num_output") != params.blobs[0].size[0])
+    why = "weights are not num_output x inputs";
+  if (!why.empty()) {
+    layer_record r;
+    r.info = info;
+    r.reason = why;
+    r.technique = "opencv";
+    st->add(std::move(r));
+    return cv::dnn::InnerProductLayer::create(params);
+  }
+  info.rows = static_cast<std::size_t>(params.blobs[0].size[0]);
+  info.cols = static_cast<std::size_t>(params.blobs[0].size[1]);
+  return cv::Ptr<cv::dnn::Layer>(new fc_layer<P>(params, st, info, params.get<int>("axis", 1)));
+}
+
+} // namespace detail
+
+/// Registers gapp's convolution and fully connected layers with OpenCV's layer factory for
+/// as long as it lives (OpenCV's own come back when it is destroyed). Networks read while it
+/// lives use gapp's layers; those layers keep what they need, so the networks may outlive it.
+/// One gapp_layers per policy at a time.
+template <class P>
+class gapp_layers {
+public:
+  gapp_layers(const cl::Context& ctx, const cl::Device& dev, const cl::CommandQueue& queue, options opt = {}) {
+    if (detail::active<P>()) throw invalid_argument("opencv_dnn: gapp layers for this policy are already registered");
+    if (!opt.tech.dense() && opt.mask_dir.empty() && !(opt.sparsity >= 0.0 && opt.sparsity < 1.0))
+      throw invalid_argument("opencv_dnn: sparsity must lie in [0, 1), got " + std::to_string(opt.sparsity));
+    if (!opt.mask_dir.empty() && !std::filesystem::is_directory(opt.mask_dir))
+      throw file_error(opt.mask_dir + ": not a directory of masks");
+    if (!opt.mask_dir.empty() && opt.tech.dense())
+      throw invalid_argument("opencv_dnn: masks need the sparse technique they were made with, not dense");
+    opencl::require_can_run<P>(opencl::query(dev));
+    std::string name = opt.policy_name;
+    if constexpr (detail::has_name<P>::value)
+      if (name.empty()) name = std::string(P::name);
+    st_ = std::make_shared<detail::state<P>>(ctx, dev, queue, std::move(opt));
+    st_->policy = name;
+    detail::active<P>() = st_;
+    cv::dnn::LayerFactory::registerLayer("Convolution", &detail::create_conv<P>);
+    cv::dnn::LayerFactory::registerLayer("InnerProduct", &detail::create_fc<P>);
+  }
+  gapp_layers(const gapp_layers&) = delete;
+  gapp_layers& operator=(const gapp_layers&) = delete;
+  ~gapp_layers() {
+    cv::dnn::LayerFactory::unregisterLayer("InnerProduct");
+    cv::dnn::LayerFactory::unregisterLayer("Convolution");
+    detail::active<P>().reset();
+  }
+
+  /// The options, e.g. to fill weight_names before reading a network (read_onnx does).
+  options& settings() { return st_->opt; }
+
+  /// One record per weight layer created so far, in creation order (a snapshot).
+  std::vector<layer_record> records() const {
+    std::lock_guard<std::mutex> lock(st_->mutex);
+    std::vector<layer_record> out;
+    for (const auto& r : st_->records) out.push_back(*r);
+    return out;
+  }
+  /// Zeroes the per-call counters (calls, bytes, times) of every record.
+  void reset_counters() {
+    std::lock_guard<std::mutex> lock(st_->mutex);
+    for (auto& r : st_->records) r->calls = r->bytes_to_device = r->bytes_from_device = 0, r->copy_ms = r->run_ms = 0;
+  }
+  /// Mask files (*.npy) of options::mask_dir that no layer created so far used.
+  std::vector<std::string> unmatched_masks() const {
+    std::vector<std::string> out;
+    if (st_->opt.mask_dir.empty()) return out;
+    std::lock_guard<std::mutex> lock(st_->mutex);
+    for (const auto& e : std::filesystem::directory_iterator(st_->opt.mask_dir)) {
+      const std::string f = e.path().filename().string();
+      if (e.is_regular_file() && e.path().extension() == ".npy" && !st_->used_masks.count(f)) out.push_back(f);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+private:
+  std::shared_ptr<detail::state<P>> st_;
+};
+
+/// Writes a copy of ONNX file `src` to `dst` with the weights each record's mask removed set
+/// to 0 (all other bytes as they were), so that OpenCV's own backend, or any other engine,
+/// can run the same pruned network as a reference. Weights must be stored as float32
+/// raw_data initializers (what PyTorch writes). Returns how many initializers were masked;
+/// gapp::file_error when the file is malformed or a masked layer's initializer is not found.
+inline std::size_t write_masked_onnx(const std::string& src, const std::string& dst, const std::vector<layer_record>& records) {
+  std::ifstream in(src, std::ios::binary);
+  if (!in) throw file_error(src + ": cannot open");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::map<std::string, const layer_record*> by_weight;
+  for (const auto& r : records)
+    if (r.keep) {
+      if (r.info.weight_name.empty())
+        throw invalid_argument("write_masked_onnx: layer " + r.info.name + " has a mask but no known initializer name");
+      by_weight[r.info.weight_name] = &r;
+    }
+  std::set<std::string> done;
+  auto* base = reinterpret_cast<std::uint8_t*>(bytes.data());
+  detail::pb_reader model{base, base + bytes.size(), src};
+  model.fields([&](int f, int w, const std::uint8_t* b, const std::uint8_t* e) {
+    if (f != 7 || w != 2) return; // graph
+    detail::pb_reader graph{b, e, src};
+    graph.fields([&](int gf, int gw, const std::uint8_t* tb, const std::uint8_t* te) {
+      if (gf != 5 || gw != 2) return; // initializer (TensorProto)
+      std::string name;
+      const std::uint8_t *raw = nullptr, *raw_end = nullptr;
+      detail::pb_reader t{tb, te, src};
+      t.fields([&](int tf, int tw, const std::uint8_t* vb, const std::uint8_t* ve) {
+        if (tf == 8 && tw == 2) name.assign(reinterpret_cast<const char*>(vb), static_cast<std::size_t>(ve - vb));
+        if (tf == 9 && tw == 2) raw = vb, raw_end = ve; // raw_data
+      });
+      auto it = by_weight.find(name);
+      if (it == by_weight.end()) return;
+      const auto& keep = *it->second->keep;
+      if (!raw || static_cast<std::size_t>(raw_end - raw) != keep.size() * 4)
+        throw file_error(src + ": initializer " + name + " does not hold " + std::to_string(keep.size()) +
+                         " float32 values as raw data");
+      auto* p = const_cast<std::uint8_t*>(raw);
+      for (std::size_t i = 0; i < keep.size(); ++i)
+        if (!keep[i]) std::fill_n(p + 4 * i, 4, std::uint8_t{0});
+      done.insert(name);
+    });
+  });
+  for (const auto& [name, r] : by_weight)
+    if (!done.count(name)) throw file_error(src + ": no initializer named " + name + " (layer " + r->info.name + ")");
+  npy::write_atomic(dst, bytes);
+  return done.size();
+}
+
+/// cv::dnn::readNetFromONNX with the file named in the error: gapp::file_error carrying
+/// OpenCV's message for a file OpenCV cannot read.
+inline cv::dnn::Net read_onnx(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw file_error(path + ": no such file");
+  try {
+    return cv::dnn::readNetFromONNX(path);
+  } catch (const cv::Exception& e) {
+    throw file_error(path + ": OpenCV cannot read it: " + e.what());
+  }
+}
+
+/// read_onnx with gapp's layers: their weight_names are filled from the file first, so that
+/// masks can be matched by initializer name.
+template <class P>
+cv::dnn::Net read_onnx(const std::string& path, gapp_layers<P>& layers) {
+  if (!std::filesystem::is_regular_file(path)) throw file_error(path + ": no such file");
+  auto names = onnx_weight_names(path);
+  layers.settings().weight_names.insert(names.begin(), names.end());
+  return read_onnx(path);
+}
+
+} // namespace gapp::integrations::opencv_dnn

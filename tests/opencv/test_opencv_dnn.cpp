@@ -1,0 +1,286 @@
+// OpenCV DNN with gapp's layers against OpenCV's own backend, on the committed small ONNX
+// model (tests/opencv/make_model.py): dense, pruned on load, masks from gapp-prune, the
+// fallback path, and bad input.
+#include <catch2/catch.hpp>
+
+#include <gapp/integrations/opencv_dnn.hpp>
+#include <gapp/io/npy.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "../host/run_tool.hpp"
+#include "../opencl/cl_env.hpp"
+
+namespace od = gapp::integrations::opencv_dnn;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string data_dir = GAPP_OPENCV_TEST_DATA;
+
+std::string tmp(const std::string& name) {
+  const fs::path d = fs::path(GAPP_TEST_TMP) / "opencv";
+  fs::create_directories(d);
+  return (d / name).string();
+}
+
+cv::Mat input_blob(std::size_t batch = 2) {
+  static const gapp::npy::tensor<float> x = gapp::npy::read_floats(data_dir + "/input.npy");
+  std::vector<int> shape(x.shape.begin(), x.shape.end());
+  cv::Mat m(shape, CV_32F, const_cast<float*>(x.data.data()));
+  if (batch >= x.shape[0]) return m.clone();
+  return m(cv::Range(0, static_cast<int>(batch)), cv::Range::all()).clone();
+}
+
+cv::Mat run(cv::dnn::Net& net, const cv::Mat& x) {
+  net.setInput(x);
+  return net.forward().clone();
+}
+
+/// max |a − b| / max |b|
+double rel_diff(const cv::Mat& a, const cv::Mat& b) {
+  REQUIRE(a.total() == b.total());
+  return cv::norm(a, b, cv::NORM_INF) / std::max(cv::norm(b, cv::NORM_INF), 1e-30);
+}
+
+const od::layer_record& find(const std::vector<od::layer_record>& rs, const std::string& weight) {
+  for (const auto& r : rs)
+    if (r.info.weight_name == weight) return r;
+  FAIL("no record of the layer with weights " << weight);
+  return rs.front();
+}
+
+/// OpenCV's own network on each gapp layer's weights masked as gapp ran them (a copy of the
+/// ONNX file with the removed weights set to 0). Net::setParam cannot do it: OpenCV's fully
+/// connected layer keeps its own copy of the weights.
+cv::Mat opencv_masked(const std::vector<od::layer_record>& rs, const cv::Mat& x) {
+  const std::string path = tmp("masked.onnx");
+  std::size_t masked = 0;
+  for (const auto& r : rs) masked += r.keep ? 1 : 0;
+  REQUIRE(od::write_masked_onnx(data_dir + "/small.onnx", path, rs) == masked);
+  cv::dnn::Net ref = od::read_onnx(path);
+  return run(ref, x);
+}
+
+template <class F>
+void with_preset(F&& f) {
+  cl_env& e = cl_env::get();
+  gapp::opencl::dispatch(e.device, [&](auto preset) { f(preset); });
+}
+
+} // namespace
+
+TEST_CASE("opencv_dnn: OpenCV's own backend reproduces PyTorch on the committed model", "[opencv]") {
+  cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx");
+  const gapp::npy::tensor<float> want = gapp::npy::read_floats(data_dir + "/expected.npy");
+  const cv::Mat y = run(net, input_blob());
+  const cv::Mat expected(static_cast<int>(want.shape[0]), static_cast<int>(want.shape[1]), CV_32F,
+                         const_cast<float*>(want.data.data()));
+  CHECK(rel_diff(y.reshape(1, expected.rows), expected) <= 1e-4);
+}
+
+TEST_CASE("opencv_dnn: dense gapp layers agree with OpenCV's own backend; uncovered layers fall back", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    cv::dnn::Net ref = od::read_onnx(data_dir + "/small.onnx");
+    const cv::Mat x = input_blob();
+    const cv::Mat want = run(ref, x);
+    cv::Mat got, got1;
+    std::vector<od::layer_record> rs;
+    {
+      od::gapp_layers<P> layers(e.context, e.device, e.queue);
+      cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx", layers);
+      got = run(net, x);
+      rs = layers.records();
+      // the same network at batch 1: OpenCV sets it up again (fusions offered again)
+      got1 = run(net, input_blob(1));
+    }
+    CHECK(rel_diff(got, want) <= 1e-4);
+    CHECK(rel_diff(got1, run(ref, input_blob(1))) <= 1e-4);
+    REQUIRE(rs.size() == 7);
+    const auto& c1 = find(rs, "conv1.weight");
+    CHECK(c1.on_gapp);
+    CHECK(c1.fused_batch_norm);
+    CHECK(c1.fused_relu);
+    CHECK(c1.technique == "dense");
+    CHECK(!c1.keep);
+    CHECK(c1.calls == 1);
+    CHECK(c1.bytes_to_device == 2 * 3 * 12 * 12 * 4);
+    CHECK(c1.bytes_from_device == 2 * 32 * 12 * 12 * 4);
+    const auto& c2 = find(rs, "conv2.weight"); // stride 2: im2col
+    CHECK(c2.on_gapp);
+    CHECK(!c2.implicit);
+    CHECK(c2.fused_relu);
+    CHECK(!c2.fused_batch_norm);
+    const auto& sh = find(rs, "short.weight"); // followed by the residual add: nothing fused
+    CHECK(sh.on_gapp);
+    CHECK(!sh.fused_relu);
+    CHECK(find(rs, "fc1.weight").on_gapp);
+    CHECK(find(rs, "fc2.weight").on_gapp);
+    const auto& g = find(rs, "grouped.weight");
+    CHECK(!g.on_gapp);
+    CHECK(g.reason == "groups 2");
+    const auto& d = find(rs, "dilated.weight");
+    CHECK(!d.on_gapp);
+    CHECK(d.reason == "dilation");
+    CHECK(d.calls == 0);
+  });
+}
+
+TEST_CASE("opencv_dnn: pruned on load, gapp's layers equal OpenCV on the masked weights", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    const cv::Mat x = input_blob();
+    cv::dnn::Net dense_ref = od::read_onnx(data_dir + "/small.onnx");
+    const cv::Mat dense = run(dense_ref, x);
+    for (const char* t : {"simd", "tile", "simd-balanced", "element"}) {
+      INFO("technique " << t);
+      od::options o;
+      o.tech = gapp::parse_technique(t);
+      o.sparsity = 0.75;
+      cv::Mat got;
+      std::vector<od::layer_record> rs;
+      {
+        od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+        cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx", layers);
+        got = run(net, x);
+        rs = layers.records();
+      }
+      int pruned = 0;
+      for (const auto& r : rs)
+        if (r.on_gapp) {
+          REQUIRE(r.keep);
+          CHECK(r.sparsity > 0.5);
+          CHECK(r.mask == "pruned on load");
+          ++pruned;
+        }
+      CHECK(pruned == 5);
+      CHECK(rel_diff(got, opencv_masked(rs, x)) <= 1e-4);
+      CHECK(rel_diff(got, dense) > 1e-3); // the masks took effect
+    }
+  });
+}
+
+TEST_CASE("opencv_dnn: masks written by gapp-prune, matched by initializer name", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    const std::string policy(P::name);
+    const std::string wdir = tmp("weights"), mdir = tmp("masks");
+    fs::remove_all(mdir);
+    fs::create_directories(wdir);
+    fs::create_directories(mdir);
+    cv::dnn::Net ref = od::read_onnx(data_dir + "/small.onnx");
+    const auto names = od::onnx_weight_names(data_dir + "/small.onnx");
+    // conv2 and fc1 get SIMD masks from gapp-prune; the others stay dense
+    for (const std::string layer : {"onnx_node!/conv2/Conv", "onnx_node!/fc1/Gemm"}) {
+      REQUIRE(names.count(layer));
+      const cv::Mat w = ref.getParam(layer, 0);
+      std::vector<std::size_t> shape;
+      for (int i = 0; i < w.dims; ++i) shape.push_back(static_cast<std::size_t>(w.size[i]));
+      const std::string wpath = wdir + "/" + names.at(layer) + ".npy", mpath = mdir + "/" + names.at(layer) + ".npy";
+      gapp::npy::write(wpath, shape, w.ptr<float>());
+      const auto r = gapp_test::run_tool(GAPP_PRUNE_EXE,
+                                         "--policy " + policy + " --unit simd --sparsity 0.75 --mask " + mpath + " " + wpath,
+                                         tmp("prune_" + names.at(layer)));
+      INFO(r.err);
+      REQUIRE(r.status == 0);
+    }
+    { // a mask for a layer the model does not have
+      const std::vector<std::uint8_t> ghost(4, 1);
+      gapp::npy::write(mdir + "/ghost.weight.npy", {2, 2}, ghost.data());
+    }
+    od::options o;
+    o.tech = gapp::parse_technique("simd");
+    o.mask_dir = mdir;
+    const cv::Mat x = input_blob();
+    cv::Mat got;
+    std::vector<od::layer_record> rs;
+    std::vector<std::string> unmatched;
+    {
+      od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+      cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx", layers);
+      got = run(net, x);
+      rs = layers.records();
+      unmatched = layers.unmatched_masks();
+    }
+    CHECK(unmatched == std::vector<std::string>{"ghost.weight.npy"});
+    CHECK(find(rs, "conv2.weight").mask == mdir + "/conv2.weight.npy");
+    CHECK(find(rs, "conv2.weight").sparsity == Approx(0.75).margin(0.05));
+    CHECK(find(rs, "fc1.weight").keep);
+    CHECK(!find(rs, "conv1.weight").keep);
+    CHECK(find(rs, "conv1.weight").technique == "dense");
+    CHECK(rel_diff(got, opencv_masked(rs, x)) <= 1e-4);
+
+    SECTION("a mask made for another technique is refused when the network is read") {
+      od::options t = o;
+      t.tech = gapp::parse_technique("tile");
+      od::gapp_layers<P> layers(e.context, e.device, e.queue, t);
+      CHECK_THROWS_WITH(od::read_onnx(data_dir + "/small.onnx", layers),
+                        Catch::Contains("conv2.weight.json") && Catch::Contains("technique 'simd'"));
+    }
+    SECTION("a mask of another shape is refused, naming both shapes") {
+      const std::vector<std::uint8_t> wrong(40 * 9, 1);
+      gapp::npy::write(mdir + "/conv2.weight.npy", {40, 9}, wrong.data());
+      fs::remove(mdir + "/conv2.weight.json");
+      od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+      CHECK_THROWS_AS(od::read_onnx(data_dir + "/small.onnx", layers), gapp::shape_error);
+    }
+  });
+}
+
+TEST_CASE("opencv_dnn: bad input gets a clear error", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    SECTION("a file OpenCV cannot read: its error, with the file name") {
+      const std::string bad = tmp("garbage.onnx");
+      std::ofstream(bad) << "this is not an ONNX model";
+      CHECK_THROWS_AS(od::read_onnx(bad), gapp::file_error);
+      CHECK_THROWS_WITH(od::read_onnx(bad), Catch::Contains(bad));
+      CHECK_THROWS_AS(od::onnx_weight_names(bad), gapp::file_error);
+      // a truncated model
+      std::ifstream in(data_dir + "/small.onnx", std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string cut = tmp("truncated.onnx");
+      std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+      CHECK_THROWS_WITH(od::onnx_weight_names(cut), Catch::Contains(cut));
+      CHECK_THROWS_WITH(od::read_onnx(cut), Catch::Contains(cut));
+      CHECK_THROWS_AS(od::read_onnx(tmp("missing.onnx")), gapp::file_error);
+    }
+    SECTION("sparsity outside [0, 1)") {
+      od::options o;
+      o.tech = gapp::parse_technique("simd");
+      o.sparsity = 1.0;
+      CHECK_THROWS_AS(od::gapp_layers<P>(e.context, e.device, e.queue, o), gapp::invalid_argument);
+      o.sparsity = std::nan("");
+      CHECK_THROWS_AS(od::gapp_layers<P>(e.context, e.device, e.queue, o), gapp::invalid_argument);
+    }
+    SECTION("a mask directory that is not one") {
+      od::options o;
+      o.tech = gapp::parse_technique("simd");
+      o.mask_dir = tmp("no-such-dir");
+      CHECK_THROWS_AS(od::gapp_layers<P>(e.context, e.device, e.queue, o), gapp::file_error);
+    }
+    SECTION("one registration per policy at a time; OpenCV's layers come back after it") {
+      auto gapp_conv1 = [](cv::dnn::Net& net) {
+        return !net.getLayer(net.getLayerId("onnx_node!/conv1/Conv")).dynamicCast<od::detail::weight_layer<P>>().empty();
+      };
+      {
+        od::gapp_layers<P> layers(e.context, e.device, e.queue);
+        CHECK_THROWS_AS(od::gapp_layers<P>(e.context, e.device, e.queue), gapp::invalid_argument);
+        cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx");
+        CHECK(gapp_conv1(net));
+      }
+      cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx");
+      CHECK(!gapp_conv1(net));
+    }
+  });
+}
