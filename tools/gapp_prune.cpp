@@ -2,14 +2,16 @@
 //
 //   gapp-prune --policy NAME|--profile FILE --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
 //              [--tile-sparsity T] [--scores SCORES.npy] --mask MASK.npy
-//              [--pruned PRUNED.npy] WEIGHTS.npy
+//              [--pruned PRUNED.npy] [--reorder PERM.npy [--reorder-evaluations N]] WEIGHTS.npy
 //   gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]
+//   gapp-prune --permute PERMS_DIR --weights DIR --out DIR
 //   gapp-prune --list-policies
 //
 // Prints one JSON line on success; on any error one line on stderr, exit status 1 for bad
 // input or arguments, and no file written.
 #include <gapp/prune.hpp>
 #include <gapp/tune.hpp>
+#include <gapp/nn/vgg16.hpp>
 #include <gapp/tune/advise.hpp>
 
 #include <algorithm>
@@ -29,8 +31,10 @@ const char* const usage =
     "usage: gapp-prune --policy NAME|--profile FILE\n"
     "                  --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
     "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
-    "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy] WEIGHTS.npy\n"
+    "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy]\n"
+    "                  [--reorder PERM.npy [--reorder-evaluations N]] WEIGHTS.npy\n"
     "       gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]\n"
+    "       gapp-prune --permute PERMS_DIR --weights DIR --out DIR\n"
     "       gapp-prune --list-policies\n"
     "WEIGHTS.npy is a float32 or float64 M x K matrix or an O x I x KH x KW (OIHW) tensor. The mask is\n"
     "written as uint8 (1 = kept) with the input's shape, its metadata (policy, technique, unit\n"
@@ -40,7 +44,14 @@ const char* const usage =
     "output records it.\n"
     "With --plan (gapp-advise's), every sparse layer NAME of the plan is pruned from\n"
     "DIR/NAME.weight.npy with the plan's policy, technique and sparsity into DIR/NAME.mask.npy\n"
-    "(and .json) of --masks; every layer is checked before anything is written.\n";
+    "(and .json) of --masks; every layer is checked before anything is written.\n"
+    "With --reorder, the rows (output channels) are first put in the order that keeps the most\n"
+    "weight magnitude under the unit (a search of N prunings, default 300); the order is written\n"
+    "to PERM.npy (int32: new row i is old row PERM[i]) and the mask and pruned weights are in that\n"
+    "order. --permute applies such orders to a VGG16 weights directory (as gapp-vgg16 reads it):\n"
+    "each PERMS_DIR/NAME.perm.npy reorders layer NAME's output channels and bias and the next\n"
+    "layer's inputs, so the network computes the same function; the whole directory is written\n"
+    "to --out, or nothing on any error.\n";
 
 struct usage_error : gapp::invalid_argument {
   using gapp::invalid_argument::invalid_argument;
@@ -197,9 +208,57 @@ int run_plan(const std::string& plan_path, const std::string& weights_dir, const
   return 0;
 }
 
+/// gapp-prune --permute: a VGG16 weights directory with output-channel orders folded in.
+int run_permute(const std::string& perms_dir, const std::string& weights_dir, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(perms_dir)) throw gapp::file_error(perms_dir + ": not a directory of permutations");
+  gapp::nn::vgg16_weights w = gapp::nn::load_npy_dir(gapp::nn::infer_config(weights_dir), weights_dir);
+  // every permutation file must name a layer: none is silently ignored
+  std::vector<std::string> applied;
+  std::vector<gapp::io::named_path> inputs{{"--weights", weights_dir}, {"--permute", perms_dir}}, outs{{"--out", out_dir}};
+  for (const auto& e : fs::directory_iterator(perms_dir)) {
+    const std::string f = e.path().filename().string(), suffix = ".perm.npy";
+    if (f.size() <= suffix.size() || f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string name = f.substr(0, f.size() - suffix.size());
+    std::size_t li = w.layers.size();
+    for (std::size_t i = 0; i < w.layers.size(); ++i)
+      if (w.layers[i].name == name) li = i;
+    if (li == w.layers.size())
+      throw gapp::file_error(e.path().string() + ": names layer '" + name + "', which " + weights_dir + " does not have");
+    const gapp::reorder::permutation p =
+        gapp::reorder::read_permutation(e.path().string(), w.layers[li].shape.out_channels);
+    try {
+      gapp::nn::permute_channels(w, li, p);
+    } catch (const gapp::error& err) {
+      throw gapp::invalid_argument(e.path().string() + ": " + err.what());
+    }
+    applied.push_back(name);
+  }
+  if (applied.empty()) throw usage_error(perms_dir + ": holds no NAME.perm.npy file");
+  gapp::io::require_distinct(outs, inputs);
+  std::vector<std::pair<std::string, std::string>> outputs;
+  for (std::size_t i = 0; i < w.layers.size(); ++i) {
+    const auto& l = w.layers[i];
+    outputs.emplace_back(out_dir + "/" + l.name + ".weight.npy",
+                         gapp::npy::serialize(gapp::nn::weight_shape(l), w.params[i].weight.data()));
+    outputs.emplace_back(out_dir + "/" + l.name + ".bias.npy",
+                         gapp::npy::serialize({l.shape.out_channels}, w.params[i].bias.data()));
+  }
+  fs::create_directories(out_dir);
+  gapp::npy::write_all_atomic(outputs);
+  std::sort(applied.begin(), applied.end());
+  std::string names;
+  for (const auto& n : applied) names += (names.empty() ? "" : ",") + gapp::json::quote(n);
+  std::puts(("{\"permuted\":[" + names + "],\"weights\":" + gapp::json::quote(weights_dir) +
+             ",\"out\":" + gapp::json::quote(out_dir) + ",\"files\":" + std::to_string(outputs.size()) + "}")
+                .c_str());
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path, profile_path,
-      plan_path, weights_dir, masks_dir;
+      plan_path, weights_dir, masks_dir, reorder_path, permute_dir, out_dir;
+  std::size_t reorder_evaluations = 300;
   std::optional<double> sparsity, tile_sparsity;
   bool balanced = false;
   for (int i = 1; i < argc; ++i) {
@@ -227,15 +286,32 @@ int run(int argc, char** argv) {
     else if (a == "--scores") scores_path = value();
     else if (a == "--mask") mask_path = value();
     else if (a == "--pruned") pruned_path = value();
+    else if (a == "--reorder") reorder_path = value();
+    else if (a == "--reorder-evaluations") {
+      const double n = parse_double(value(), "--reorder-evaluations");
+      if (!(n >= 1 && n <= 1e7 && n == std::floor(n))) throw usage_error("--reorder-evaluations must be a count from 1");
+      reorder_evaluations = static_cast<std::size_t>(n);
+    }
+    else if (a == "--permute") permute_dir = value();
+    else if (a == "--out") out_dir = value();
     else if (!a.empty() && a[0] == '-') throw usage_error("unknown option '" + a + "' (see --help)");
     else if (weights_path.empty()) weights_path = a;
     else throw usage_error("more than one weights file given ('" + weights_path + "', '" + a + "')");
+  }
+  if (!permute_dir.empty() || !out_dir.empty()) {
+    if (permute_dir.empty() || weights_dir.empty() || out_dir.empty())
+      throw usage_error("--permute, --weights and --out go together");
+    if (!plan_path.empty() || !masks_dir.empty() || !policy.empty() || !profile_path.empty() || !unit_s.empty() ||
+        sparsity || !mask_path.empty() || !weights_path.empty() || !reorder_path.empty())
+      throw usage_error("--permute takes only --weights and --out");
+    return run_permute(permute_dir, weights_dir, out_dir);
   }
   if (!plan_path.empty() || !weights_dir.empty() || !masks_dir.empty()) {
     if (plan_path.empty() || weights_dir.empty() || masks_dir.empty())
       throw usage_error("--plan, --weights and --masks go together");
     if (!policy.empty() || !profile_path.empty() || !unit_s.empty() || sparsity || tile_sparsity || balanced ||
-        !scores_path.empty() || !mask_path.empty() || !pruned_path.empty() || !weights_path.empty())
+        !scores_path.empty() || !mask_path.empty() || !pruned_path.empty() || !weights_path.empty() ||
+        !reorder_path.empty())
       throw usage_error("--plan sets the policy, units and sparsities of every layer: give only --weights, --masks "
                         "and --criterion with it");
     return run_plan(plan_path, weights_dir, masks_dir, gapp::parse_criterion(criterion_s));
@@ -247,7 +323,10 @@ int run(int argc, char** argv) {
   if (weights_path.empty()) throw usage_error("no weights file given");
   // no output may be an input or another output (compared as files, through links)
   const std::string meta_path = gapp::metadata_path(mask_path);
-  gapp::io::require_distinct({{"--mask", mask_path}, {"--pruned", pruned_path}, {"the mask's metadata", meta_path}},
+  if (!reorder_path.empty() && !scores_path.empty())
+    throw usage_error("--reorder searches by weight magnitude; it does not take --scores");
+  gapp::io::require_distinct({{"--mask", mask_path}, {"--pruned", pruned_path}, {"the mask's metadata", meta_path},
+                              {"--reorder", reorder_path}},
                              {{"the weights file", weights_path}, {"--scores", scores_path}});
   const gapp::criterion crit = gapp::parse_criterion(criterion_s);
 
@@ -299,11 +378,29 @@ int run(int argc, char** argv) {
   if (scores) opt.scores = gapp::float_span(scores->data);
 
   std::vector<std::pair<std::string, std::string>> outputs;
-  const std::string json = prune_one(w, rows, cols, unit, *sparsity, opt, policy, pinfo, balanced, crit, mask_path,
+  std::string reorder_note;
+  const gapp::npy::tensor<float>* pw = &w;
+  gapp::npy::tensor<float> permuted;
+  if (!reorder_path.empty()) { // the row order first; the mask is of the reordered weights
+    gapp::reorder::search_options so;
+    so.crit = crit, so.balanced = balanced, so.max_evaluations = reorder_evaluations;
+    const gapp::policy_units pu{pinfo.simd_unit, pinfo.tile_unit};
+    const gapp::matrix_view wm(w.data, rows, cols);
+    const gapp::reorder::search_result r =
+        std::visit([&](const auto& u) { return gapp::reorder::search_rows(wm, u, *sparsity, pu, so); }, unit);
+    permuted.shape = w.shape;
+    permuted.data = gapp::reorder::permute_rows(wm, r.order);
+    pw = &permuted;
+    outputs.emplace_back(reorder_path, gapp::npy::serialize({rows}, r.order.data()));
+    reorder_note = ",\"reorder\":{\"permutation\":" + gapp::json::quote(reorder_path) + ",\"kept_l2\":" + num(r.kept_l2) +
+                   ",\"identity_kept_l2\":" + num(r.identity_kept_l2) + ",\"evaluations\":" +
+                   std::to_string(r.evaluations) + "}";
+  }
+  const std::string json = prune_one(*pw, rows, cols, unit, *sparsity, opt, policy, pinfo, balanced, crit, mask_path,
                                      pruned_path, outputs);
   gapp::npy::write_all_atomic(outputs); // all or nothing
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::puts((json.substr(0, json.size() - 1) + profile_note + ",\"elapsed_ms\":" + num(ms) + "}").c_str());
+  std::puts((json.substr(0, json.size() - 1) + profile_note + reorder_note + ",\"elapsed_ms\":" + num(ms) + "}").c_str());
   return 0;
 }
 

@@ -4,11 +4,13 @@
 #include "reference.hpp"
 #include "run_tool.hpp"
 
+#include <gapp/nn/vgg16.hpp>
 #include <gapp/tune.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -271,4 +273,108 @@ TEST_CASE("gapp-prune refuses bad arguments with one line and writes nothing", "
       if (f.rfind(mine, 0) == 0) REQUIRE(f.find(".tmp-") == std::string::npos);
   }
 }
+TEST_CASE("gapp-prune --reorder writes the row order, and the mask of the reordered weights", "[cli][reorder]") {
+  std::mt19937 g(77);
+  // interleaved strong and weak output channels: reordering must find more magnitude
+  const conv_shape cs{32, 8, 3, 3};
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(cs.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = nd(g) * ((i / cs.gemm_cols()) % 2 ? 0.01f : 1.0f);
+  npy::write(tmp("rw.npy"), {32, 8, 3, 3}, w.data());
+  for (const char* f : {"rm.npy", "rm.json", "rp.npy", "rperm.npy"}) fs::remove(tmp(f));
+  const auto r = run("--policy pocl-avx512 --unit simd --sparsity 0.5 --mask " + tmp("rm.npy") + " --pruned " +
+                         tmp("rp.npy") + " --reorder " + tmp("rperm.npy") + " --reorder-evaluations 60 " + tmp("rw.npy"),
+                     "reorder");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const reorder::permutation order = reorder::read_permutation(tmp("rperm.npy"), 32);
+  CHECK(order != reorder::identity(32));
+  CHECK(field(r.out, "identity_kept_l2") < 0.9);
+  CHECK(field(r.out, "kept_l2") > 0.99); // the search's (the metadata has kept_l2_fraction)
+  // the mask is exactly the library's mask of the weights in that order
+  using P = presets::pocl_avx512;
+  const auto wp = reorder::permute_rows(matrix_view(w.data(), 32, cs.gemm_cols()), order);
+  const auto lib = prune<P>(matrix_view(wp.data(), 32, cs.gemm_cols()), units::simd{}, 0.5);
+  CHECK(npy::read_bytes(tmp("rm.npy")).data == lib.keep());
+  const auto pruned = npy::read_floats(tmp("rp.npy"));
+  CHECK(pruned.data == lib.apply(matrix_view(wp.data(), 32, cs.gemm_cols())));
+
+  SECTION("--reorder refuses --scores and an output that is an input; nothing is written") {
+    fs::remove(tmp("rperm.npy"));
+    const auto s = run("--policy pocl-avx512 --unit simd --sparsity 0.5 --mask " + tmp("rm2.npy") + " --scores " +
+                           tmp("rw.npy") + " --reorder " + tmp("rperm.npy") + " " + tmp("rw.npy"),
+                       "reorder_bad");
+    CHECK(s.status != 0);
+    CHECK(s.err.find("does not take --scores") != std::string::npos);
+    const auto t = run("--policy pocl-avx512 --unit simd --sparsity 0.5 --mask " + tmp("rm2.npy") + " --reorder " +
+                           tmp("rw.npy") + " " + tmp("rw.npy"),
+                       "reorder_bad2");
+    CHECK(t.status != 0);
+    CHECK(t.err.find("same file") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp("rperm.npy")));
+    CHECK_FALSE(fs::exists(tmp("rm2.npy")));
+  }
+}
+
+TEST_CASE("gapp-prune --permute folds row orders into a weights directory; the network is unchanged", "[cli][reorder]") {
+  nn::vgg16_config cfg;
+  cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 16, cfg.classes = 5;
+  nn::vgg16_weights w = nn::he_init(cfg, 3);
+  std::mt19937 g(6);
+  std::normal_distribution<float> nd(0.0f, 0.3f);
+  for (auto& p : w.params)
+    for (auto& b : p.bias) b = nd(g);
+  const std::string wd = tmp("pw"), pd = tmp("pp"), od = tmp("po");
+  for (const auto& d : {wd, pd, od}) fs::remove_all(d);
+  fs::create_directories(wd);
+  fs::create_directories(pd);
+  nn::save_npy_dir(w, wd);
+  // orders for a conv (features.0), the last conv (into the classifier) and fc6
+  std::vector<std::size_t> which{0, 12, 13};
+  for (std::size_t i : which) {
+    reorder::permutation p = reorder::identity(w.layers[i].shape.out_channels);
+    std::shuffle(p.begin(), p.end(), g);
+    reorder::write_permutation(pd + "/" + w.layers[i].name + ".perm.npy", p);
+  }
+  const auto r = run("--permute " + pd + " --weights " + wd + " --out " + od, "permute");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const nn::vgg16_weights q = nn::load_npy_dir(cfg, od);
+  CHECK(q.params[0].weight != w.params[0].weight);
+  nn::tensor4 x(2, 1, 32, 32);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (auto& v : x.data) v = u(g);
+  const auto a = nn::forward_host(w, x), b = nn::forward_host(q, x);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == Approx(a[i]).margin(1e-4));
+
+  SECTION("bad permutations or directories: an error naming the file, nothing written") {
+    fs::remove_all(od);
+    auto refuse = [&](const std::string& args, const std::string& why) {
+      const auto e = run(args, "permute_bad");
+      INFO(args << "\n" << e.err);
+      CHECK(e.status != 0);
+      CHECK(e.err.find(why) != std::string::npos);
+      CHECK_FALSE(fs::exists(od));
+    };
+    const std::string perm0 = pd + "/" + w.layers[0].name + ".perm.npy";
+    const std::vector<std::int32_t> repeat(w.layers[0].shape.out_channels, 0);
+    npy::write(perm0, {repeat.size()}, repeat.data());
+    refuse("--permute " + pd + " --weights " + wd + " --out " + od, perm0);
+    const std::vector<std::int32_t> short_p{0, 1};
+    npy::write(perm0, {2}, short_p.data());
+    refuse("--permute " + pd + " --weights " + wd + " --out " + od, "2 entries for");
+    fs::remove(perm0);
+    const std::string last = pd + "/" + w.layers.back().name + ".perm.npy";
+    reorder::write_permutation(last, reorder::identity(cfg.classes));
+    refuse("--permute " + pd + " --weights " + wd + " --out " + od, "no next layer");
+    fs::remove(last);
+    reorder::write_permutation(pd + "/features.99.perm.npy", reorder::identity(3));
+    refuse("--permute " + pd + " --weights " + wd + " --out " + od, "does not have");
+    fs::remove(pd + "/features.99.perm.npy");
+    refuse("--permute " + pd + " --weights " + wd + " --out " + wd, "never replaces an input");
+    refuse("--permute " + pd + " --weights " + wd, "go together");
+  }
+}
+
 #endif

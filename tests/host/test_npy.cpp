@@ -96,7 +96,8 @@ TEST_CASE("malformed, truncated and hostile npy input is refused", "[npy][errors
          "declared shape overflows");
   refuse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000,), }", data), "lying header");
   refuse(image("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", data), "big-endian");
-  refuse(image("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", data), "unsupported dtype");
+  refuse(image("{'descr': '<i2', 'fortran_order': False, 'shape': (4, 2), }", data), "unsupported dtype");
+  refuse(image("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", data), "expected float32 or float64");
   refuse(image("{'descr': '<f4', 'shape': (2, 2), }", data), "lacks");
   refuse(image("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", data), "duplicate");
   refuse(image("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 2), }", data), "True or False");
@@ -149,4 +150,25 @@ TEST_CASE("npy writes are atomic: a failed write leaves nothing behind", "[npy][
     const std::string name = e.path().filename().string();
     if (name.rfind("npy_", 0) == 0) REQUIRE(name.find(".tmp-") == std::string::npos);
   }
+}
+
+TEST_CASE("int32 arrays (permutations) round-trip; int64 is narrowed with a check", "[npy]") {
+  const std::vector<std::int32_t> p{3, 0, -2, 2147483647};
+  const std::string img = npy::serialize({4}, p.data());
+  const auto t = npy::parse_ints(img.data(), img.size(), "p.npy");
+  CHECK(t.shape == std::vector<std::size_t>{4});
+  CHECK(t.data == p);
+  CHECK_THROWS_WITH(npy::parse_floats(img.data(), img.size(), "p.npy"), Catch::Contains("expected float32"));
+  const auto i64 = [](std::int64_t v) {
+    std::string b(8, '\0');
+    for (int k = 0; k < 8; ++k) b[static_cast<std::size_t>(k)] = static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * k)) & 0xff);
+    return b;
+  };
+  const std::string ok = image("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", i64(5) + i64(-7));
+  CHECK(npy::parse_ints(ok.data(), ok.size()).data == std::vector<std::int32_t>{5, -7});
+  const std::string big = image("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", i64(5) + i64(1LL << 40));
+  CHECK_THROWS_WITH(npy::parse_ints(big.data(), big.size(), "big.npy"),
+                    Catch::Contains("big.npy") && Catch::Contains("does not fit in int32"));
+  const std::string f = npy::serialize({2}, std::vector<float>{1, 2}.data());
+  CHECK_THROWS_WITH(npy::parse_ints(f.data(), f.size()), Catch::Contains("expected int32 or int64"));
 }

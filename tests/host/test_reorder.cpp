@@ -9,6 +9,7 @@
 #include <gapp/prune.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 
 using namespace gapp;
@@ -117,4 +118,66 @@ TEST_CASE("reorder: interleaved strong and weak rows are grouped", "[reorder]") 
   const reorder::search_result e = reorder::search_rows<presets::pocl_avx512>(matrix_view(w, 16, 64), units::element{}, 0.5);
   CHECK(e.order == reorder::identity(16));
   CHECK(e.evaluations == 1);
+}
+
+TEST_CASE("reorder: input-channel orders for tile units never keep less, and group strong channels", "[reorder]") {
+  using P = presets::pocl_avx512; // tile unit 64×32: 32 columns hold 3.5 channels of 3×3
+  const policy_units pu{P::simd_unit, P::tile_unit};
+  std::mt19937 g(5);
+  for (std::size_t rows : {1, 8, 70}) {
+    for (std::size_t group : {1, 9}) {
+      const std::size_t cols = group * 40; // 40 input channels
+      const auto w = ref::random_weights(g, rows * cols, 1);
+      const matrix_view v(w, rows, cols);
+      reorder::search_options o;
+      o.max_evaluations = 30;
+      for (double s : {0.5, 0.75}) {
+        INFO("rows " << rows << " group " << group << " s " << s);
+        const auto r = reorder::search_column_groups(v, group, units::tile{}, s, pu, o);
+        reorder::check_permutation(r.order, 40, "test");
+        CHECK(r.kept_l2 >= r.identity_kept_l2);
+        CHECK(r.kept_l2 == Approx(reorder::kept_l2_with_groups(v, r.order, group, units::tile{}, s, pu, o)));
+        const auto m = reorder::search_column_groups(v, group, units::multi{}, s, pu, o);
+        CHECK(m.kept_l2 >= m.identity_kept_l2);
+      }
+    }
+  }
+  // 64 rows × 64 one-column channels alternating strong and weak: each 32-column tile mixes
+  // them; grouping the strong channels lets whole tiles of weak ones go
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(64 * 64);
+  for (std::size_t r = 0; r < 64; ++r)
+    for (std::size_t k = 0; k < 64; ++k) w[r * 64 + k] = nd(g) * (k % 2 ? 0.01f : 1.0f);
+  const auto r = reorder::search_column_groups(matrix_view(w, 64, 64), 1, units::tile{}, 0.5, pu);
+  CHECK(r.identity_kept_l2 < 0.8);
+  CHECK(r.kept_l2 > 0.99);
+  // units that hold whole channels gain nothing: identity at once
+  const auto s = reorder::search_column_groups(matrix_view(w, 64, 64), 4, units::simd{}, 0.5, pu);
+  CHECK(s.order == reorder::identity(16));
+  CHECK(s.evaluations == 1);
+  CHECK_THROWS_AS(reorder::search_column_groups(matrix_view(w, 64, 64), 7, units::tile{}, 0.5, pu), shape_error);
+}
+
+TEST_CASE("reorder: permutation files are checked, naming the file", "[reorder][errors]") {
+  const std::string dir = std::string(GAPP_TEST_TMP) + "/perm_files";
+  std::filesystem::create_directories(dir);
+  const reorder::permutation p{2, 0, 3, 1};
+  reorder::write_permutation(dir + "/ok.npy", p);
+  CHECK(reorder::read_permutation(dir + "/ok.npy", 4) == p);
+  auto bad = [&](const std::string& name, const std::vector<std::int32_t>& v, std::vector<std::size_t> shape,
+                 const char* why) {
+    const std::string path = dir + "/" + name;
+    npy::write(path, shape, v.data());
+    INFO(name);
+    CHECK_THROWS_AS(reorder::read_permutation(path, 4), file_error);
+    CHECK_THROWS_WITH(reorder::read_permutation(path, 4), Catch::Contains(path) && Catch::Contains(why));
+  };
+  bad("short.npy", {0, 1, 2}, {3}, "3 entries for 4");
+  bad("repeat.npy", {0, 1, 1, 2}, {4}, "appears twice");
+  bad("range.npy", {0, 1, 2, 4}, {4}, "outside [0, 4)");
+  bad("negative.npy", {0, -1, 2, 3}, {4}, "outside [0, 4)");
+  bad("matrix.npy", {0, 1, 2, 3}, {2, 2}, "1-D");
+  const std::vector<float> f{0, 1, 2, 3};
+  npy::write(dir + "/float.npy", {4}, f.data());
+  CHECK_THROWS_WITH(reorder::read_permutation(dir + "/float.npy", 4), Catch::Contains("expected int32"));
 }

@@ -25,9 +25,11 @@
 
 namespace gapp::npy {
 
-enum class dtype { f4, f8, u1, b1 };
+enum class dtype { f4, f8, u1, b1, i4, i8 };
 
-inline std::size_t item_size(dtype t) { return t == dtype::f4 ? 4 : t == dtype::f8 ? 8 : 1; }
+inline std::size_t item_size(dtype t) {
+  return t == dtype::f4 || t == dtype::i4 ? 4 : t == dtype::f8 || t == dtype::i8 ? 8 : 1;
+}
 
 struct header {
   dtype type = dtype::f4;
@@ -156,8 +158,11 @@ private:
     if (d == "<f8") return dtype::f8;
     if (d == "|u1" || d == "<u1" || d == "u1") return dtype::u1;
     if (d == "|b1" || d == "b1") return dtype::b1;
-    if (d == ">f4" || d == ">f8") fail(origin_, "big-endian data ('" + d + "') is not supported; save it little-endian");
-    fail(origin_, "unsupported dtype '" + d + "' (supported: <f4, <f8, |u1, |b1)");
+    if (d == "<i4") return dtype::i4;
+    if (d == "<i8") return dtype::i8;
+    if (d == ">f4" || d == ">f8" || d == ">i4" || d == ">i8")
+      fail(origin_, "big-endian data ('" + d + "') is not supported; save it little-endian");
+    fail(origin_, "unsupported dtype '" + d + "' (supported: <f4, <f8, |u1, |b1, <i4, <i8)");
   }
 };
 
@@ -279,6 +284,31 @@ inline tensor<std::uint8_t> parse_bytes(const void* data, std::size_t n, std::st
   return t;
 }
 
+/// Parses a .npy image in memory holding int32 or int64 data (a permutation, indices); an
+/// int64 value outside the int32 range is an error.
+inline tensor<std::int32_t> parse_ints(const void* data, std::size_t n, std::string_view origin = "<memory>") {
+  const auto* p = static_cast<const unsigned char*>(data);
+  const header h = detail::parse_header(p, n, origin);
+  if (h.type != dtype::i4 && h.type != dtype::i8) detail::fail(origin, "expected int32 or int64 data");
+  tensor<std::int32_t> t{h.shape, std::vector<std::int32_t>(h.count())};
+  const unsigned char* d = p + h.data_offset;
+  for (std::size_t i = 0; i < t.data.size(); ++i) {
+    if (h.type == dtype::i4) {
+      const std::uint32_t b = detail::le32(d + 4 * i);
+      std::memcpy(&t.data[i], &b, 4);
+    } else {
+      const std::uint64_t b = detail::le64(d + 8 * i);
+      std::int64_t v;
+      std::memcpy(&v, &b, 8);
+      if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+        detail::fail(origin, "value " + std::to_string(v) + " at index " + std::to_string(i) + " does not fit in int32");
+      t.data[i] = static_cast<std::int32_t>(v);
+    }
+  }
+  if (h.fortran_order) t.data = detail::reorder_fortran(t.data, t.shape);
+  return t;
+}
+
 inline tensor<float> read_floats(const std::string& path) {
   const auto bytes = detail::read_file(path);
   return parse_floats(bytes.data(), bytes.size(), path);
@@ -289,16 +319,21 @@ inline tensor<std::uint8_t> read_bytes(const std::string& path) {
   return parse_bytes(bytes.data(), bytes.size(), path);
 }
 
+inline tensor<std::int32_t> read_ints(const std::string& path) {
+  const auto bytes = detail::read_file(path);
+  return parse_ints(bytes.data(), bytes.size(), path);
+}
+
 /// The .npy image (v1 header, or v2 for a very long one) of C-order data of `shape`.
 template <class T>
 std::string serialize(const std::vector<std::size_t>& shape, const T* data) {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, std::uint8_t>,
-                "gapp::npy::serialize writes float32 or uint8 arrays");
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::int32_t>,
+                "gapp::npy::serialize writes float32, uint8 or int32 arrays");
   std::string dims;
   std::size_t count = 1;
   for (auto d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d), count *= d;
   if (shape.size() == 1) dims += ",";
-  std::string dict = std::string("{'descr': '") + (std::is_same_v<T, float> ? "<f4" : "|u1") +
+  std::string dict = std::string("{'descr': '") + (std::is_same_v<T, float> ? "<f4" : std::is_same_v<T, std::int32_t> ? "<i4" : "|u1") +
                      "', 'fortran_order': False, 'shape': (" + dims + "), }";
   const bool v2 = dict.size() + 11 > 65535;
   const std::size_t pre = v2 ? 12 : 10;
@@ -316,7 +351,7 @@ std::string serialize(const std::vector<std::size_t>& shape, const T* data) {
   const std::size_t at = out.size();
   out.resize(at + count * sizeof(T));
   for (std::size_t i = 0; i < count; ++i) {
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (sizeof(T) == 4) {
       std::uint32_t b;
       std::memcpy(&b, &data[i], 4);
       for (int k = 0; k < 4; ++k) out[at + 4 * i + static_cast<std::size_t>(k)] = static_cast<char>((b >> (8 * k)) & 0xff);
@@ -408,6 +443,11 @@ inline void write(const std::string& path, const std::vector<std::size_t>& shape
 
 /// Writes a C-order uint8 array (masks: 1 = kept).
 inline void write(const std::string& path, const std::vector<std::size_t>& shape, const std::uint8_t* data) {
+  write_atomic(path, serialize(shape, data));
+}
+
+/// Writes a C-order int32 array (permutations).
+inline void write(const std::string& path, const std::vector<std::size_t>& shape, const std::int32_t* data) {
   write_atomic(path, serialize(shape, data));
 }
 

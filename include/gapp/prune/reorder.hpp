@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../io/npy.hpp"
 #include "criterion.hpp"
 #include "mask.hpp"
 #include "matrix.hpp"
@@ -46,6 +47,28 @@ inline void check_permutation(const permutation& p, std::size_t n, const std::st
     if (seen[static_cast<std::size_t>(v)]++)
       throw invalid_argument(what + ": " + std::to_string(v) + " appears twice (entry " + std::to_string(i) + ")");
   }
+}
+
+/// Reads a permutation of n channels from an int32 (or int64) .npy file of shape (n,).
+/// gapp::file_error naming the file for a file that is not one: another dtype or shape, the
+/// wrong length, an entry out of range, an entry twice.
+inline permutation read_permutation(const std::string& path, std::size_t n) {
+  const npy::tensor<std::int32_t> t = npy::read_ints(path);
+  if (t.shape.size() != 1)
+    throw file_error(path + ": a permutation is a 1-D array, this one has " + std::to_string(t.shape.size()) +
+                     " dimensions");
+  try {
+    check_permutation(t.data, n, path);
+  } catch (const invalid_argument& e) {
+    throw file_error(e.what());
+  }
+  return t.data;
+}
+
+/// Writes a permutation as an int32 .npy file of shape (n,) (atomically).
+inline void write_permutation(const std::string& path, const permutation& p) {
+  check_permutation(p, p.size(), path);
+  npy::write(path, {p.size()}, p.data());
 }
 
 /// The inverse permutation: inverse(p)[p[i]] = i.
@@ -159,6 +182,76 @@ search_result search_rows(matrix_view w, const Unit& unit, double sparsity, poli
     const std::size_t a = pick(g), b = pick(g);
     if (a / ur == b / ur) {
       ++r.evaluations; // a draw that cannot change anything still counts, so the loop ends
+      continue;
+    }
+    std::swap(cur[a], cur[b]);
+    if (!consider(cur)) std::swap(cur[a], cur[b]);
+  }
+  return r;
+}
+
+/// The kept L2 fraction of w with its column groups (of `group` columns) in order p, pruned
+/// with `unit` to `sparsity` under a policy with units `pu`.
+template <class Unit>
+double kept_l2_with_groups(matrix_view w, const permutation& p, std::size_t group, const Unit& unit, double sparsity,
+                           policy_units pu, const search_options& o = {}) {
+  const std::vector<float> wp = permute_column_groups(w, p, group);
+  prune_options po;
+  po.criterion = o.crit;
+  po.balanced = o.balanced;
+  const matrix_view v(wp.data(), w.rows, w.cols);
+  return kept_l2_fraction(v, select_keep(v, unit, sparsity, po, pu));
+}
+
+/// An order of w's input channels — groups of `group` consecutive columns, kh·kw of a
+/// convolution — that keeps at least as much magnitude as the identity when pruned with
+/// `unit` to `sparsity` (the identity is a candidate). Worth it for units wider than one
+/// channel's columns (tile and multi-level units): channels that share a unit's columns then
+/// have similar importance. Channels sorted by L2 norm, then swaps of channels in different
+/// unit columns, as search_rows. Units that hold whole channels only (as wide as a group or
+/// narrower and dividing it) or span every column gain nothing: the identity at once.
+/// The permutation applies to this layer's input channels and, consistently, to the previous
+/// layer's output channels (its rows and bias).
+template <class Unit>
+search_result search_column_groups(matrix_view w, std::size_t group, const Unit& unit, double sparsity, policy_units pu,
+                                   const search_options& o = {}) {
+  if (w.rows == 0 || w.cols == 0) throw invalid_argument("reorder::search_column_groups: empty matrix");
+  if (group == 0 || w.cols % group != 0)
+    throw shape_error("reorder::search_column_groups: groups of " + std::to_string(group) + " do not divide " +
+                      std::to_string(w.cols) + " columns");
+  const std::size_t n = w.cols / group;
+  const unit_shape us = shape_in(unit, w.rows, w.cols, pu);
+  const std::size_t uc = static_cast<std::size_t>(us.cols);
+  search_result r;
+  r.order = identity(n);
+  r.identity_kept_l2 = r.kept_l2 = kept_l2_with_groups(w, r.order, group, unit, sparsity, pu, o);
+  r.evaluations = 1;
+  if (n < 2 || uc >= w.cols || (uc <= group && group % uc == 0)) return r;
+
+  auto consider = [&](const permutation& p) {
+    const double k = kept_l2_with_groups(w, p, group, unit, sparsity, pu, o);
+    ++r.evaluations;
+    if (k > r.kept_l2) {
+      r.kept_l2 = k, r.order = p;
+      return true;
+    }
+    return false;
+  };
+  std::vector<double> norm(n, 0.0);
+  for (std::size_t i = 0; i < w.rows; ++i)
+    for (std::size_t k = 0; k < w.cols; ++k) norm[k / group] += static_cast<double>(w(i, k)) * w(i, k);
+  permutation sorted = identity(n);
+  std::stable_sort(sorted.begin(), sorted.end(), [&](std::int32_t a, std::int32_t b) {
+    return norm[static_cast<std::size_t>(a)] > norm[static_cast<std::size_t>(b)];
+  });
+  consider(sorted);
+  std::mt19937_64 g(o.seed);
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  permutation cur = r.order;
+  while (r.evaluations < o.max_evaluations) {
+    const std::size_t a = pick(g), b = pick(g);
+    if (a * group / uc == b * group / uc) {
+      ++r.evaluations;
       continue;
     }
     std::swap(cur[a], cur[b]);
