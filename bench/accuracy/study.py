@@ -243,6 +243,187 @@ def gapp_eval(args, tech, d, work):
     return info, np.load(logits)
 
 
+# ---------------------------------------------------------------- gradual pruning
+
+def cubic(step, final, end):
+    """Zhu & Gupta's cubic schedule from 0 at step 0 to `final` at `end`
+    (gapp::cubic_schedule with initial sparsity 0, begin 0)."""
+    if step >= end:
+        return final
+    f = 1.0 - step / end
+    return final * (1.0 - f * f * f)
+
+
+def gapp_masks(args, m, names, tech, sparsity, d, reorder=False):
+    """Masks of the layers `names` of model m at `sparsity` from gapp-prune (the product's own
+    selection under the study's policy). With `reorder`, each layer's rows are first put in
+    the order gapp-prune --reorder finds, and the model is permuted to match (the layer's
+    rows, its batch norm, the next layer's inputs), layer by layer, so that each search sees
+    its inputs already in their new order. Returns {name: mask} and per-layer information."""
+    masks, infos = {}, []
+    params = dict(m.weight_layers())
+    order = [n for n, _ in m.weight_layers()]
+    for name in names:
+        p = params[name]
+        raw, mask = f"{d}/{name}.raw.npy", f"{d}/{name}.gmask.npy"
+        save_npy(raw, p.detach().numpy())
+        cmd = [args.gapp_prune, "--policy", args.policy, *TECHNIQUES[tech][0], "--sparsity", f"{sparsity:.6f}",
+               "--mask", mask, raw]
+        if reorder:
+            cmd += ["--reorder", f"{d}/{name}.perm.npy", "--reorder-evaluations", str(args.reorder_evaluations)]
+        info = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        os.remove(raw)
+        if reorder:
+            perm = np.load(f"{d}/{name}.perm.npy")
+            permute_model(m, order.index(name), torch.from_numpy(perm.astype(np.int64)))
+            infos.append(dict(name=name, kept_l2=info["reorder"]["kept_l2"],
+                              identity_kept_l2=info["reorder"]["identity_kept_l2"]))
+        masks[name] = np.load(mask)
+        os.remove(mask)
+        os.remove(mask[:-4] + ".json")
+    return masks, infos
+
+
+@torch.no_grad()
+def permute_model(m, li, perm):
+    """Output channels of weight layer li in order perm (new i = old perm[i]) and the next
+    layer's inputs to match: the network computes the same function (the gapp-prune --permute
+    and nn::permute_channels rule, here on the PyTorch model with its batch norms)."""
+    nconv = len(m.convs)
+    if li < nconv:
+        conv, bn = m.convs[li], m.bns[li]
+        conv.weight.copy_(conv.weight[perm])
+        for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
+            t.copy_(t[perm])
+        if li + 1 < nconv:
+            nxt = m.convs[li + 1].weight
+            nxt.copy_(nxt[:, perm])
+        else:  # the classifier's flattened C·H·W inputs
+            fc = m.fcs[0].weight
+            c = perm.numel()
+            v = fc.view(fc.shape[0], c, -1)
+            fc.copy_(v[:, perm, :].reshape(fc.shape))
+    else:
+        j = li - nconv
+        if j + 1 >= len(m.fcs):
+            raise SystemExit("study: the output layer's classes cannot be permuted")
+        fc = m.fcs[j]
+        fc.weight.copy_(fc.weight[perm])
+        fc.bias.copy_(fc.bias[perm])
+        nxt = m.fcs[j + 1].weight
+        nxt.copy_(nxt[:, perm])
+
+
+def run_gradual(args, m, data, tech, sparsity, names, d, g, lr, teacher=None, desc=""):
+    """Gradual magnitude pruning over `args.gradual_steps` steps: gapp-prune masks recomputed
+    `args.prune_updates` times on the cubic schedule, reaching `sparsity` at
+    `args.prune_end` of the budget, then training on with the masks fixed. SGD (Nesterov 0.9,
+    weight decay 5e-4, batch 128) with one cosine cycle from `lr` to 0 over the whole budget:
+    with `lr` the dense training's initial rate this is learning-rate rewinding (Renda et al.:
+    retrain with the original schedule), compressed into the budget. With a teacher, the loss
+    is (1 − α)·CE + α·T²·KL(teacher ‖ student) at temperature T (distillation)."""
+    x, y = data
+    steps = args.gradual_steps
+    end = max(1, int(args.prune_end * steps))
+    updates = sorted({max(1, round(k * end / args.prune_updates)) for k in range(1, args.prune_updates + 1)})
+    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    params = dict(m.weight_layers())
+    pairs, masks = [], {}
+    n, bs = x.shape[0], 128
+    per_epoch = n // bs
+    step, t0 = 0, time.time()
+    m.train()
+    while step < steps:
+        perm = torch.randperm(n, generator=g)
+        for b in range(per_epoch):
+            if step >= steps:
+                break
+            if step + 1 in updates:  # masks before this step's update
+                s_now = cubic(step + 1, sparsity, end)
+                masks, _ = gapp_masks(args, m, names, tech, s_now, d)
+                pairs = [(params[k], torch.from_numpy(v.astype(np.float32))) for k, v in masks.items()]
+                with torch.no_grad():
+                    for p_, mk in pairs:
+                        p_.mul_(mk)
+                m.train()
+                log(f"{desc} step {step + 1}: masks at sparsity {s_now:.4f}")
+            idx = perm[b * bs:(b + 1) * bs]
+            xb, yb = augment(x[idx], g), y[idx]
+            for group in opt.param_groups:
+                group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+            out = m(xb)
+            loss = F.cross_entropy(out, yb)
+            if teacher is not None:
+                with torch.no_grad():
+                    t_out = teacher(xb)
+                T, a = args.kd_temperature, args.kd_alpha
+                kd = F.kl_div(F.log_softmax(out / T, 1), F.softmax(t_out / T, 1), reduction="batchmean") * T * T
+                loss = (1 - a) * loss + a * kd
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for p_, mk in pairs:
+                    p_.mul_(mk)
+            step += 1
+            if step % 100 == 0 or step == steps:
+                rate = (time.time() - t0) / step
+                log(f"{desc} step {step}/{steps}  loss {loss.item():.4f}  ({rate:.2f} s/step,"
+                    f" {rate * (steps - step) / 60:.1f} min left)")
+    m.eval()
+    return masks
+
+
+def gradual_phase(args, work, model_path, train, test, results, results_path, finish):
+    """The gradual study: every technique at every sparsity with the same budget; the unit
+    techniques of args.reorder_techniques with and without reordering; and, for SIMD units
+    at 0.75, the ablation (schedule alone, + rewinding, + reordering, + distillation).
+    Resumable per model: a finished model's result is in results.json and is skipped."""
+    pruned_layers = [n for n, _ in VGG16(args.width, args.hidden).weight_layers()][1:-1]
+    configs = []
+    for t in args.gradual_techniques.split(","):
+        for s_ in (TECHNIQUES[t][1] or [float(v) for v in args.gradual_sparsities.split(",")]):
+            configs.append((t, s_, False, False, args.lr))
+            if t in args.reorder_techniques.split(","):
+                configs.append((t, s_, True, False, args.lr))
+    if args.ablation:
+        a = args.ablation_technique, args.ablation_sparsity
+        configs += [(a[0], a[1], False, False, args.finetune_lr),  # schedule alone
+                    (a[0], a[1], True, True, args.lr)]            # + rewinding + reordering + distillation
+    teacher = None
+    for i, (tech, sparsity, reorder, kd, lr) in enumerate(configs):
+        key = f"g:{tech}@{sparsity}" + ("+reorder" if reorder else "") + ("+kd" if kd else "") + \
+              ("" if lr == args.lr else f"@lr{lr}")
+        if key in results:
+            continue
+        log(f"[gradual {i + 1}/{len(configs)}] {key}: {args.gradual_steps} steps, lr {lr}, masks from gapp-prune")
+        m = VGG16(args.width, args.hidden)
+        m.load_state_dict(torch.load(model_path))
+        d = f"{work}/g-{tech.replace(':', '_')}-{sparsity}" + ("-reorder" if reorder else "") + ("-kd" if kd else "") + \
+            ("" if lr == args.lr else f"-lr{lr}")
+        os.makedirs(d, exist_ok=True)
+        kept_info = []
+        if reorder:  # the row orders at the final sparsity, folded into the model before training
+            _, kept_info = gapp_masks(args, m, pruned_layers, tech, sparsity, d, reorder=True)
+            log(f"{key}: reordered; kept L2 per layer " +
+                ", ".join(f"{r['identity_kept_l2']:.3f}->{r['kept_l2']:.3f}" for r in kept_info))
+        if kd and teacher is None:
+            teacher = VGG16(args.width, args.hidden)
+            teacher.load_state_dict(torch.load(model_path))
+            teacher.eval()
+        g = torch.Generator().manual_seed(args.seed + 1000 + i)
+        masks = run_gradual(args, m, train, tech, sparsity, pruned_layers, d, g, lr,
+                            teacher=teacher if kd else None, desc=key)
+        kept = sum(int(v.sum()) for v in masks.values())
+        total = sum(v.size for v in masks.values())
+        all_weights = sum(p.numel() for _, p in m.weight_layers())
+        export_dir(m, d, masks)
+        finish(key, tech, sparsity, m, d,
+               dict(achieved_sparsity=(total - kept) / all_weights, method="gradual", reorder=reorder,
+                    distillation=kd, lr=lr, steps=args.gradual_steps, prune_updates=args.prune_updates,
+                    reorder_kept_l2=kept_info))
+
+
 # ---------------------------------------------------------------- study
 
 def main():
@@ -265,6 +446,20 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--techniques", default=",".join(TECHNIQUES))
     ap.add_argument("--sparsities", default="0.5,0.75,0.9")
+    ap.add_argument("--gradual", action=argparse.BooleanOptionalAction, default=True,
+                    help="the gradual-pruning phase (after the one-shot one)")
+    ap.add_argument("--gradual-techniques", default="element,filter,channel,simd,simd-balanced,multi,tile")
+    ap.add_argument("--gradual-sparsities", default="0.75,0.9")
+    ap.add_argument("--gradual-steps", type=int, default=600, help="budget of every gradual model (1.28 epochs)")
+    ap.add_argument("--prune-updates", type=int, default=12)
+    ap.add_argument("--prune-end", type=float, default=0.6, help="fraction of the budget where the final sparsity is reached")
+    ap.add_argument("--reorder-techniques", default="simd,simd-balanced,multi,tile")
+    ap.add_argument("--reorder-evaluations", type=int, default=200)
+    ap.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--ablation-technique", default="simd")
+    ap.add_argument("--ablation-sparsity", type=float, default=0.75)
+    ap.add_argument("--kd-alpha", type=float, default=0.5)
+    ap.add_argument("--kd-temperature", type=float, default=4.0)
     ap.add_argument("--dense-only", action="store_true",
                     help="train, export ({work}/dense/*.npy) and check the dense model, then stop")
     args = ap.parse_args()
@@ -282,6 +477,9 @@ def main():
         train, test = (train[0][:8192], train[1][:8192]), (test[0][:500], test[1][:500])
         args.width, args.hidden = 0.125, 64
         args.epochs, args.finetune_steps, args.speed_rounds = 4, 96, 1
+        # gradual: SIMD units at 0.5 with reordering, 96 steps, 3 mask updates, no ablation
+        args.gradual_techniques, args.gradual_sparsities, args.reorder_techniques = "simd", "0.5", "simd"
+        args.gradual_steps, args.prune_updates, args.reorder_evaluations, args.ablation = 96, 3, 20, False
     if not os.path.exists(f"{work}/test_labels.npy"):
         save_npy(f"{work}/test_images.npy", test[0].numpy())
         save_npy(f"{work}/test_labels.npy", test[1].numpy().astype(np.uint8))
@@ -394,13 +592,17 @@ def main():
         finish(key, tech, sparsity, m, d,
                dict(achieved_sparsity=achieved, accuracy_before_finetune=before, layers=layers))
 
+    if args.gradual:
+        gradual_phase(args, work, dense_path, train, test, results, results_path, finish)
+        write_gradual_summary(work, results)
+
     speed = speed_phase(args, work, results, test[0].shape[0])
     write_summary(args, work, results, speed)
 
-    log("technique   sparsity  torch    gapp     agreement  speedup")
+    log("model                          torch    gapp     agreement  speedup")
     for k, r in results.items():
-        log(f"{r['technique']:<10} {r['target_sparsity']:>8}  {r['torch_accuracy']:.4f}  {r['gapp_accuracy']:.4f}"
-            f"  {r['agreement']:.4f}     {speed.get(k, {}).get('speedup', float('nan')):.2f}")
+        sp = speed.get(k, {}).get("speedup", 1.0 if k == "dense" else float("nan"))
+        log(f"{k:<30} {r['torch_accuracy']:.4f}  {r['gapp_accuracy']:.4f}  {r['agreement']:.4f}     {sp:.2f}")
     worst = min(r["agreement"] for r in results.values())
     if worst < 0.999:
         log(f"FAILED: gapp and PyTorch agree on only {worst:.4f} of the test images (need 0.999)")
@@ -422,7 +624,7 @@ def speed_phase(args, work, results, n_test):
     `--speed-images` test images; the speedup is the median over rounds of dense / model."""
     path = f"{work}/speed.json"
     speed = json.load(open(path)) if os.path.exists(path) else {}
-    keys = [k for k in results if k != "dense"]
+    keys = [k for k in results if k != "dense" and not k.startswith("g:")]  # gradual models: same kernels
     if all(k in speed for k in keys) or args.speed_rounds == 0:
         return speed
     n = min(args.speed_images, n_test)
@@ -455,6 +657,8 @@ def write_summary(args, work, results, speed):
     md = ["| technique | sparsity | accuracy (PyTorch) | accuracy (gapp OpenCL) | drop vs dense | before fine-tuning"
           " | agreement | speedup vs dense |", "|---|---|---|---|---|---|---|---|"]
     for k, r in results.items():
+        if k.startswith("g:"):
+            continue  # summary_gradual
         sp = speed.get(k, {}).get("speedup", 1.0 if k == "dense" else float("nan"))
         drop = dense["gapp_accuracy"] - r["gapp_accuracy"]
         before = r.get("accuracy_before_finetune", r["torch_accuracy"])
@@ -470,6 +674,32 @@ def write_summary(args, work, results, speed):
     with open(f"{work}/summary.md.tmp", "w") as f:
         f.write("\n".join(md) + "\n")
     os.replace(f"{work}/summary.md.tmp", f"{work}/summary.md")
+
+def write_gradual_summary(work, results):
+    """summary_gradual.md/.csv: each gradual model beside the one-shot result of the same
+    technique and sparsity, and its gap to gradual element-wise pruning at that sparsity."""
+    dense = results["dense"]["gapp_accuracy"]
+    rows = ["key,technique,target_sparsity,achieved_sparsity,reorder,distillation,lr,steps,gapp_accuracy,drop_vs_dense,"
+            "gap_to_element,one_shot_accuracy,agreement,disagreements"]
+    md = ["| model | sparsity | accuracy (gapp OpenCL) | drop vs dense | gap to element-wise | one-shot |"
+          " agreement |", "|---|---|---|---|---|---|---|"]
+    for k, r in results.items():
+        if not k.startswith("g:"):
+            continue
+        el = results.get(f"g:element@{r['target_sparsity']}")
+        gap = (el["gapp_accuracy"] - r["gapp_accuracy"]) if el else float("nan")
+        one = results.get(f"{r['technique']}@{r['target_sparsity']}", {}).get("gapp_accuracy", float("nan"))
+        rows.append(f"{k},{r['technique']},{r['target_sparsity']},{r['achieved_sparsity']:.4f},{int(r['reorder'])},"
+                    f"{int(r['distillation'])},{r['lr']},{r['steps']},{r['gapp_accuracy']:.4f},"
+                    f"{dense - r['gapp_accuracy']:.4f},{gap:.4f},{one:.4f},{r['agreement']:.5f},{r['disagreements']}")
+        md.append(f"| {k[2:]} | {r['target_sparsity']} ({r['achieved_sparsity']:.3f}) | {100 * r['gapp_accuracy']:.2f}% |"
+                  f" {-100 * (dense - r['gapp_accuracy']):+.2f} pt | {-100 * gap:+.2f} pt | {100 * one:.2f}% |"
+                  f" {100 * r['agreement']:.2f}% ({r['disagreements']}) |")
+    for name, text in (("summary_gradual.csv", rows), ("summary_gradual.md", md)):
+        with open(f"{work}/{name}.tmp", "w") as f:
+            f.write("\n".join(text) + "\n")
+        os.replace(f"{work}/{name}.tmp", f"{work}/{name}")
+
 
 if __name__ == "__main__":
     sys.exit(main())
