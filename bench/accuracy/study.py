@@ -221,6 +221,16 @@ def save_npy(path, arr):
     os.replace(tmp, path)
 
 
+def export_onnx(model, path, shape=(1, 1, 32, 32)):
+    """The model as ONNX (opset 11, batch norms as nodes of their own, input "input", output
+    "logits"), for engines such as OpenCV DNN (docs/integrations.md); atomic."""
+    model.eval()
+    tmp = path + ".tmp"
+    torch.onnx.export(model, torch.zeros(*shape), tmp, opset_version=11, input_names=["input"],
+                      output_names=["logits"], do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+    os.replace(tmp, path)
+
+
 def export_dir(model, d, masks=None):
     os.makedirs(d, exist_ok=True)
     for k, v in model.folded().items():
@@ -504,6 +514,9 @@ def main():
         torch.save(model.state_dict(), dense_path + ".tmp")
         os.replace(dense_path + ".tmp", dense_path)
     model.load_state_dict(torch.load(dense_path))
+    if not os.path.exists(f"{work}/dense.onnx"):  # the trained network for inference engines
+        export_onnx(model, f"{work}/dense.onnx")
+        log(f"dense: exported {work}/dense.onnx")
     if args.smoke:
         acc, pred, _ = evaluate(model, test)
         classes = len(set(pred.tolist()))

@@ -6,7 +6,8 @@ bench/opencv/run), with Debian's PyTorch and torchvision only.
 
 Writes into --out:
   vgg16_study.onnx    the accuracy study's trained dense VGG16-D (width 0.5, 1x32x32,
-                      batch norms as nodes of their own), when {study}/dense.pt exists
+                      batch norms as nodes of their own) as the study exported it
+                      ({study}/dense.onnx), when it exists
   resnet18_fm.onnx    torchvision's ResNet-18 (10 classes) trained for --resnet-epochs on
                       Fashion-MNIST (32x32, the grey image on 3 channels); the training is
                       kept in resnet18_fm.pt and reused
@@ -17,6 +18,7 @@ Each file is written to a temporary name and renamed, so an interrupted run leav
 half-written; existing files are kept (delete one to export it again)."""
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -38,12 +40,7 @@ def export(model, shape, path):
     if os.path.exists(path):
         log(f"{path}: exists, kept")
         return
-    model.eval()
-    x = torch.zeros(*shape)
-    tmp = path + ".tmp"
-    torch.onnx.export(model, x, tmp, opset_version=11, input_names=["input"], output_names=["logits"],
-                      do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
-    os.replace(tmp, path)
+    study.export_onnx(model, path, shape)
     log(f"{path}: {os.path.getsize(path) / 1e6:.1f} MB, input {'x'.join(map(str, shape))}")
 
 
@@ -140,14 +137,14 @@ def main():
         study.save_npy(f"{args.out}/images.npy", x[:args.images].numpy())
         study.save_npy(f"{args.out}/labels.npy", y[:args.images].numpy().astype(np.uint8))
 
-    dense = f"{args.study}/dense.pt"
-    if os.path.exists(dense):
-        width, hidden = 0.5, 256
-        m = study.VGG16(width, hidden)
-        m.load_state_dict(torch.load(dense))
-        export(m, (1, 1, 32, 32), f"{args.out}/vgg16_study.onnx")
-    else:
-        log(f"{dense}: not found (bench/accuracy/run --dense-only trains it): vgg16_study.onnx not exported")
+    # the study's own export of its trained dense network (bench/accuracy/run writes it)
+    dense = f"{args.study}/dense.onnx"
+    if os.path.exists(dense) and not os.path.exists(f"{args.out}/vgg16_study.onnx"):
+        shutil.copyfile(dense, f"{args.out}/vgg16_study.onnx.tmp")
+        os.replace(f"{args.out}/vgg16_study.onnx.tmp", f"{args.out}/vgg16_study.onnx")
+        log(f"{args.out}/vgg16_study.onnx: the study's {dense}")
+    elif not os.path.exists(dense):
+        log(f"{dense}: not found (bench/accuracy/run --dense-only trains and exports it): vgg16_study.onnx not made")
 
     net = unshare(train_resnet(args.out, args.resnet_epochs, args.threads))
     net.eval()

@@ -226,6 +226,16 @@ TEST_CASE("opencv_dnn: masks written by gapp-prune, matched by initializer name"
       CHECK_THROWS_WITH(od::read_onnx(data_dir + "/small.onnx", layers),
                         Catch::Contains("conv2.weight.json") && Catch::Contains("technique 'simd'"));
     }
+    SECTION("a mask made for another policy is refused when the network is read") {
+      const std::string other = policy == "amd-gcn" ? "nvidia" : "amd-gcn";
+      const std::string w = wdir + "/conv2.weight.npy", m = mdir + "/conv2.weight.npy";
+      const auto r = gapp_test::run_tool(GAPP_PRUNE_EXE, "--policy " + other + " --unit simd --sparsity 0.75 --mask " + m + " " + w,
+                                         tmp("prune_other"));
+      REQUIRE(r.status == 0);
+      od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+      CHECK_THROWS_WITH(od::read_onnx(data_dir + "/small.onnx", layers),
+                        Catch::Contains("conv2.weight.json") && Catch::Contains("made for policy '" + other + "'"));
+    }
     SECTION("a mask of another shape is refused, naming both shapes") {
       const std::vector<std::uint8_t> wrong(40 * 9, 1);
       gapp::npy::write(mdir + "/conv2.weight.npy", {40, 9}, wrong.data());
