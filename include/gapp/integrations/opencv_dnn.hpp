@@ -403,6 +403,49 @@ protected:
     built_relu_ = relu_;
   }
 
+  /// One forward call on the device: the input (n batch items of c channels of `plane`
+  /// values, batch first as OpenCV holds it) goes to the device channel-major (c × n × plane,
+  /// as gapp's kernels take it), `run(queue, in, out)` enqueues the layer, and the oc × n ×
+  /// oplane result comes back batch first into dst. Bytes and wall times go to the record.
+  template <class Run>
+  void run_on_device(const float* src, std::size_t n, std::size_t c, std::size_t plane, float* dst, std::size_t oc,
+                     std::size_t oplane, Run&& run) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const cl::CommandQueue& q = st_->queue;
+    const std::size_t in_floats = c * n * plane, out_floats = oc * n * oplane;
+    cl::Buffer& xb = buffer(x_, x_floats_, in_floats);
+    cl::Buffer& yb = buffer(y_, y_floats_, out_floats);
+    if (n > 1) { // batch first → channel first
+      host_.resize(in_floats);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < c; ++ch)
+          std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
+      src = host_.data();
+    }
+    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
+    const double copy_in = ms_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    run(q, xb, yb);
+    opencl::detail::check(q.finish(), "clFinish");
+    const double ran = ms_since(t1);
+    const auto t2 = std::chrono::steady_clock::now();
+    if (n > 1) {
+      host_.resize(out_floats);
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < oc; ++ch)
+          std::copy_n(host_.data() + (ch * n + b) * oplane, oplane, dst + (b * oc + ch) * oplane);
+    } else {
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, dst), "clEnqueueReadBuffer");
+    }
+    layer_record& r = *rec_;
+    r.calls += 1;
+    r.bytes_to_device += in_floats * 4;
+    r.bytes_from_device += out_floats * 4;
+    r.copy_ms += copy_in + ms_since(t2);
+    r.run_ms += ran;
+  }
+
   cl::Buffer& buffer(cl::Buffer& b, std::size_t& have, std::size_t floats) {
     if (have < floats) {
       cl_int err = CL_SUCCESS;
@@ -420,6 +463,9 @@ protected:
   std::size_t kernel_area_ = 1;
   bool relu_ = false, built_relu_ = false, op_ready_ = false;
   std::set<std::string> fused_;
+  cl::Buffer x_, y_;                   ///< the layer's input and output on the device
+  std::size_t x_floats_ = 0, y_floats_ = 0;
+  std::vector<float> host_;            ///< channel-major staging for batches
 
 private:
   void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
@@ -519,54 +565,19 @@ public:
                                                      std::move(pg.op), opencl::conv_geometry{stride_h_, pad_});
       this->rec_->implicit = conv_->implicit();
     });
-    const auto t0 = std::chrono::steady_clock::now();
-    const cl::CommandQueue& q = this->st_->queue;
-    const std::size_t in_floats = c * n * h * w, out_floats = oc * n * oh * ow;
-    cl::Buffer& xb = this->buffer(x_, x_floats_, in_floats);
-    cl::Buffer& yb = this->buffer(y_, y_floats_, out_floats);
-    const float* src = x.ptr<float>();
-    if (n > 1) { // NCHW → CNHW
-      host_.resize(in_floats);
-      const std::size_t plane = h * w;
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < c; ++ch)
-          std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
-      src = host_.data();
-    }
-    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
-    const double copy_in = ms_since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
-    conv_->enqueue(q, xb, yb, n, h, w, scratch);
-    opencl::detail::check(q.finish(), "clFinish");
-    const double run = ms_since(t1);
-    const auto t2 = std::chrono::steady_clock::now();
-    float* dst = y.ptr<float>();
-    if (n > 1) {
-      host_.resize(out_floats);
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
-      const std::size_t plane = oh * ow;
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < oc; ++ch)
-          std::copy_n(host_.data() + (ch * n + b) * plane, plane, dst + (b * oc + ch) * plane);
-    } else {
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, dst), "clEnqueueReadBuffer");
-    }
-    layer_record& r = *this->rec_;
-    r.calls += 1;
-    r.bytes_to_device += in_floats * 4;
-    r.bytes_from_device += out_floats * 4;
-    r.copy_ms += copy_in + ms_since(t2);
-    r.run_ms += run;
+    this->run_on_device(x.ptr<float>(), n, c, h * w, y.ptr<float>(), oc, oh * ow,
+                        [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) {
+                          cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
+                          conv_->enqueue(q, xb, yb, n, h, w, scratch);
+                        });
   }
 
 private:
   conv_shape shape_;
   std::size_t stride_h_, stride_w_, pad_;
   std::unique_ptr<opencl::conv2d_op<P>> conv_;
-  cl::Buffer x_, y_, col_;
-  std::size_t x_floats_ = 0, y_floats_ = 0, col_floats_ = 0;
-  std::vector<float> host_;
+  cl::Buffer col_;
+  std::size_t col_floats_ = 0;
 };
 
 template <class P>
@@ -600,47 +611,13 @@ public:
     if (x.type() != CV_32F || !x.isContinuous()) throw shape_error(this->name + ": input must be a dense float32 blob");
     const std::size_t k = this->rec_->info.cols, m = this->rec_->info.rows, n = x.total() / k;
     this->ensure_op([&](const opencl::gemm_options& go, auto&& make) { op_ = make(go).op; });
-    const auto t0 = std::chrono::steady_clock::now();
-    const cl::CommandQueue& q = this->st_->queue;
-    cl::Buffer& xb = this->buffer(x_, x_floats_, k * n);
-    cl::Buffer& yb = this->buffer(y_, y_floats_, m * n);
-    const float* src = x.ptr<float>();
-    if (n > 1) { // N × K → K × N
-      host_.resize(k * n);
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t i = 0; i < k; ++i) host_[i * n + b] = src[b * k + i];
-      src = host_.data();
-    }
-    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, k * n * 4, src), "clEnqueueWriteBuffer");
-    const double copy_in = ms_since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    op_->enqueue(q, xb, yb, n);
-    opencl::detail::check(q.finish(), "clFinish");
-    const double run = ms_since(t1);
-    const auto t2 = std::chrono::steady_clock::now();
-    float* dst = y.ptr<float>();
-    if (n > 1) {
-      host_.resize(m * n);
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, m * n * 4, host_.data()), "clEnqueueReadBuffer");
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t i = 0; i < m; ++i) dst[b * m + i] = host_[i * n + b];
-    } else {
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, m * n * 4, dst), "clEnqueueReadBuffer");
-    }
-    layer_record& r = *this->rec_;
-    r.calls += 1;
-    r.bytes_to_device += k * n * 4;
-    r.bytes_from_device += m * n * 4;
-    r.copy_ms += copy_in + ms_since(t2);
-    r.run_ms += run;
+    this->run_on_device(x.ptr<float>(), n, k, 1, y.ptr<float>(), m, 1,
+                        [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) { op_->enqueue(q, xb, yb, n); });
   }
 
 private:
   int axis_;
   std::unique_ptr<opencl::gemm_op<P>> op_;
-  cl::Buffer x_, y_;
-  std::size_t x_floats_ = 0, y_floats_ = 0;
-  std::vector<float> host_;
 };
 
 inline std::string weight_name_of(const options& o, const std::string& layer) {
