@@ -2,7 +2,8 @@
 //
 //   gapp-prune --policy NAME|--profile FILE --unit UNIT --sparsity S [--criterion l1|l2|max] [--balanced]
 //              [--tile-sparsity T] [--scores SCORES.npy] --mask MASK.npy
-//              [--pruned PRUNED.npy] [--reorder PERM.npy [--reorder-evaluations N]] WEIGHTS.npy
+//              [--pruned PRUNED.npy] [--reorder PERM.npy [--reorder-next NEXT.npy]
+//              [--reorder-evaluations N]] WEIGHTS.npy
 //   gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]
 //   gapp-prune --permute PERMS_DIR --weights DIR --out DIR
 //   gapp-prune --list-policies
@@ -32,7 +33,8 @@ const char* const usage =
     "                  --unit element|simd|tile|multi|filter|channel|nm:N:M|block:RxC\n"
     "                  --sparsity S [--criterion l1|l2|max] [--balanced] [--tile-sparsity T]\n"
     "                  [--scores SCORES.npy] --mask MASK.npy [--pruned PRUNED.npy]\n"
-    "                  [--reorder PERM.npy [--reorder-evaluations N]] WEIGHTS.npy\n"
+    "                  [--reorder PERM.npy [--reorder-next NEXT.npy] [--reorder-evaluations N]]\n"
+    "                  WEIGHTS.npy\n"
     "       gapp-prune --plan PLAN.json --weights DIR --masks DIR [--criterion l1|l2|max]\n"
     "       gapp-prune --permute PERMS_DIR --weights DIR --out DIR\n"
     "       gapp-prune --list-policies\n"
@@ -48,7 +50,11 @@ const char* const usage =
     "With --reorder, the rows (output channels) are first put in the order that keeps the most\n"
     "weight magnitude under the unit (a search of N prunings, default 300); the order is written\n"
     "to PERM.npy (int32: new row i is old row PERM[i]) and the mask and pruned weights are in that\n"
-    "order. --permute applies such orders to a VGG16 weights directory (as gapp-vgg16 reads it):\n"
+    "order. With --reorder-next, the weights of the next layer (its input channels follow this\n"
+    "layer's rows) are pruned with the same unit and sparsity while searching, and the order keeps\n"
+    "the most magnitude of both layers together: for tile and multi-level units it also groups the\n"
+    "next layer's inputs (whole KH x KW groups); the next layer's own mask is made when it is\n"
+    "pruned. --permute applies such orders to a VGG16 weights directory (as gapp-vgg16 reads it):\n"
     "each PERMS_DIR/NAME.perm.npy reorders layer NAME's output channels and bias and the next\n"
     "layer's inputs, so the network computes the same function; the whole directory is written\n"
     "to --out, or nothing on any error.\n";
@@ -257,7 +263,7 @@ int run_permute(const std::string& perms_dir, const std::string& weights_dir, co
 
 int run(int argc, char** argv) {
   std::string policy, unit_s, criterion_s = "l1", mask_path, pruned_path, weights_path, scores_path, profile_path,
-      plan_path, weights_dir, masks_dir, reorder_path, permute_dir, out_dir;
+      plan_path, weights_dir, masks_dir, reorder_path, reorder_next_path, permute_dir, out_dir;
   std::size_t reorder_evaluations = 300;
   std::optional<double> sparsity, tile_sparsity;
   bool balanced = false;
@@ -287,6 +293,7 @@ int run(int argc, char** argv) {
     else if (a == "--mask") mask_path = value();
     else if (a == "--pruned") pruned_path = value();
     else if (a == "--reorder") reorder_path = value();
+    else if (a == "--reorder-next") reorder_next_path = value();
     else if (a == "--reorder-evaluations") {
       const double n = parse_double(value(), "--reorder-evaluations");
       if (!(n >= 1 && n <= 1e7 && n == std::floor(n))) throw usage_error("--reorder-evaluations must be a count from 1");
@@ -302,7 +309,8 @@ int run(int argc, char** argv) {
     if (permute_dir.empty() || weights_dir.empty() || out_dir.empty())
       throw usage_error("--permute, --weights and --out go together");
     if (!plan_path.empty() || !masks_dir.empty() || !policy.empty() || !profile_path.empty() || !unit_s.empty() ||
-        sparsity || !mask_path.empty() || !weights_path.empty() || !reorder_path.empty())
+        sparsity || !mask_path.empty() || !weights_path.empty() || !reorder_path.empty() ||
+        !reorder_next_path.empty())
       throw usage_error("--permute takes only --weights and --out");
     return run_permute(permute_dir, weights_dir, out_dir);
   }
@@ -311,7 +319,7 @@ int run(int argc, char** argv) {
       throw usage_error("--plan, --weights and --masks go together");
     if (!policy.empty() || !profile_path.empty() || !unit_s.empty() || sparsity || tile_sparsity || balanced ||
         !scores_path.empty() || !mask_path.empty() || !pruned_path.empty() || !weights_path.empty() ||
-        !reorder_path.empty())
+        !reorder_path.empty() || !reorder_next_path.empty())
       throw usage_error("--plan sets the policy, units and sparsities of every layer: give only --weights, --masks "
                         "and --criterion with it");
     return run_plan(plan_path, weights_dir, masks_dir, gapp::parse_criterion(criterion_s));
@@ -325,9 +333,11 @@ int run(int argc, char** argv) {
   const std::string meta_path = gapp::metadata_path(mask_path);
   if (!reorder_path.empty() && !scores_path.empty())
     throw usage_error("--reorder searches by weight magnitude; it does not take --scores");
+  if (!reorder_next_path.empty() && reorder_path.empty()) throw usage_error("--reorder-next goes with --reorder");
   gapp::io::require_distinct({{"--mask", mask_path}, {"--pruned", pruned_path}, {"the mask's metadata", meta_path},
                               {"--reorder", reorder_path}},
-                             {{"the weights file", weights_path}, {"--scores", scores_path}});
+                             {{"the weights file", weights_path}, {"--scores", scores_path},
+                              {"--reorder-next", reorder_next_path}});
   const gapp::criterion crit = gapp::parse_criterion(criterion_s);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -386,15 +396,51 @@ int run(int argc, char** argv) {
     so.crit = crit, so.balanced = balanced, so.max_evaluations = reorder_evaluations;
     const gapp::policy_units pu{pinfo.simd_unit, pinfo.tile_unit};
     const gapp::matrix_view wm(w.data, rows, cols);
-    const gapp::reorder::search_result r =
-        std::visit([&](const auto& u) { return gapp::reorder::search_rows(wm, u, *sparsity, pu, so); }, unit);
+    gapp::reorder::search_result r;
+    std::string next_note;
+    if (reorder_next_path.empty()) {
+      r = std::visit([&](const auto& u) { return gapp::reorder::search_rows(wm, u, *sparsity, pu, so); }, unit);
+    } else {
+      // the next layer: O x I x KH x KW (groups of KH*KW) or M x K with K a multiple of the
+      // rows here (a flattened C x H x W input: groups of H*W)
+      const gapp::npy::tensor<float> nx = gapp::npy::read_floats(reorder_next_path);
+      if (nx.shape.size() != 2 && nx.shape.size() != 4)
+        throw gapp::shape_error(reorder_next_path + ": the next layer's weights must be 2-D or 4-D, got shape " +
+                                json_shape(nx.shape));
+      const std::size_t nrows = nx.shape[0], ncols = nrows ? nx.data.size() / nrows : 0;
+      const bool chains = nx.shape.size() == 4 ? nx.shape[1] == rows : (ncols % rows == 0 && ncols > 0);
+      if (nrows == 0 || !chains)
+        throw gapp::shape_error(reorder_next_path + ": the next layer's weights " + json_shape(nx.shape) +
+                                " do not take this layer's " + std::to_string(rows) + " output channels as inputs");
+      for (std::size_t i = 0; i < nx.data.size(); ++i)
+        if (!std::isfinite(nx.data[i]))
+          throw gapp::value_error(reorder_next_path + ": weight " + std::to_string(i) + " is not finite");
+      const std::size_t group = ncols / rows;
+      const gapp::matrix_view nm(nx.data, nrows, ncols);
+      if (std::holds_alternative<gapp::units::channel>(unit))
+        throw usage_error("--reorder-next: channel units keep or drop whole input channels, no order changes that");
+      std::visit(
+          [&](const auto& u) {
+            r = gapp::reorder::search_rows_with_next(wm, nm, group, u, *sparsity, pu, so);
+            next_note = ",\"next\":" + gapp::json::quote(reorder_next_path) +
+                        ",\"layer_kept_l2\":" + num(gapp::reorder::kept_l2_with(wm, r.order, u, *sparsity, pu, so)) +
+                        ",\"layer_identity_kept_l2\":" +
+                        num(gapp::reorder::kept_l2_with(wm, gapp::reorder::identity(rows), u, *sparsity, pu, so)) +
+                        ",\"next_kept_l2\":" +
+                        num(gapp::reorder::kept_l2_with_groups(nm, r.order, group, u, *sparsity, pu, so)) +
+                        ",\"next_identity_kept_l2\":" +
+                        num(gapp::reorder::kept_l2_with_groups(nm, gapp::reorder::identity(rows), group, u, *sparsity,
+                                                               pu, so));
+          },
+          unit);
+    }
     permuted.shape = w.shape;
     permuted.data = gapp::reorder::permute_rows(wm, r.order);
     pw = &permuted;
     outputs.emplace_back(reorder_path, gapp::npy::serialize({rows}, r.order.data()));
     reorder_note = ",\"reorder\":{\"permutation\":" + gapp::json::quote(reorder_path) + ",\"kept_l2\":" + num(r.kept_l2) +
                    ",\"identity_kept_l2\":" + num(r.identity_kept_l2) + ",\"evaluations\":" +
-                   std::to_string(r.evaluations) + "}";
+                   std::to_string(r.evaluations) + next_note + "}";
   }
   const std::string json = prune_one(*pw, rows, cols, unit, *sparsity, opt, policy, pinfo, balanced, crit, mask_path,
                                      pruned_path, outputs);

@@ -267,9 +267,12 @@ def cubic(step, final, end):
 def gapp_masks(args, m, names, tech, sparsity, d, reorder=False):
     """Masks of the layers `names` of model m at `sparsity` from gapp-prune (the product's own
     selection under the study's policy). With `reorder`, each layer's rows are first put in
-    the order gapp-prune --reorder finds, and the model is permuted to match (the layer's
-    rows, its batch norm, the next layer's inputs), layer by layer, so that each search sees
-    its inputs already in their new order. Returns {name: mask} and per-layer information."""
+    the order gapp-prune --reorder finds — with --reorder-next when the next layer is pruned
+    too, so that the order also groups that layer's inputs for units wider than a channel
+    (tile, multi-level) — and the model is permuted to match (the layer's rows, its batch
+    norm, the next layer's inputs), layer by layer, so that each search sees its inputs
+    already in their new order. Returns {name: mask} and per-layer information (the layer's
+    kept L2 with and without the order, and the next layer's)."""
     masks, infos = {}, []
     params = dict(m.weight_layers())
     order = [n for n, _ in m.weight_layers()]
@@ -279,15 +282,27 @@ def gapp_masks(args, m, names, tech, sparsity, d, reorder=False):
         save_npy(raw, p.detach().numpy())
         cmd = [args.gapp_prune, "--policy", args.policy, *TECHNIQUES[tech][0], "--sparsity", f"{sparsity:.6f}",
                "--mask", mask, raw]
+        nxt = None
         if reorder:
             cmd += ["--reorder", f"{d}/{name}.perm.npy", "--reorder-evaluations", str(args.reorder_evaluations)]
+            following = order[order.index(name) + 1]
+            if following in names:  # one order for this layer's rows and the next layer's inputs
+                nxt = f"{d}/{following}.next.npy"
+                save_npy(nxt, params[following].detach().numpy())
+                cmd += ["--reorder-next", nxt]
         info = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         os.remove(raw)
+        if nxt:
+            os.remove(nxt)
         if reorder:
             perm = np.load(f"{d}/{name}.perm.npy")
             permute_model(m, order.index(name), torch.from_numpy(perm.astype(np.int64)))
-            infos.append(dict(name=name, kept_l2=info["reorder"]["kept_l2"],
-                              identity_kept_l2=info["reorder"]["identity_kept_l2"]))
+            ro = info["reorder"]
+            infos.append(dict(name=name, kept_l2=ro.get("layer_kept_l2", ro["kept_l2"]),
+                              identity_kept_l2=ro.get("layer_identity_kept_l2", ro["identity_kept_l2"]),
+                              next=following if nxt else None, next_kept_l2=ro.get("next_kept_l2"),
+                              next_identity_kept_l2=ro.get("next_identity_kept_l2"),
+                              boundary_kept_l2=ro["kept_l2"], boundary_identity_kept_l2=ro["identity_kept_l2"]))
         masks[name] = np.load(mask)
         os.remove(mask)
         os.remove(mask[:-4] + ".json")

@@ -316,6 +316,54 @@ TEST_CASE("gapp-prune --reorder writes the row order, and the mask of the reorde
   }
 }
 
+TEST_CASE("gapp-prune --reorder-next orders a layer's rows for the next layer's tiles too", "[cli][reorder]") {
+  std::mt19937 g(78);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  // this layer: 64 alike output channels; the next (40 x 64 x 1 x 1): inputs alternating
+  // strong and weak, so only an order that sees the next layer groups them for its tiles
+  std::vector<float> w(64 * 16), n(40 * 64);
+  for (auto& v : w) v = 0.01f * nd(g);
+  for (std::size_t r = 0; r < 40; ++r)
+    for (std::size_t k = 0; k < 64; ++k) n[r * 64 + k] = nd(g) * (k % 2 ? 0.01f : 1.0f);
+  npy::write(tmp("nw.npy"), {64, 16, 1, 1}, w.data());
+  npy::write(tmp("nn.npy"), {40, 64, 1, 1}, n.data());
+  for (const char* f : {"nm.npy", "nm.json", "nperm.npy"}) fs::remove(tmp(f));
+  const std::string base = "--policy pocl-avx512 --unit tile --sparsity 0.5 --mask " + tmp("nm.npy") + " --reorder " +
+                           tmp("nperm.npy") + " --reorder-evaluations 200 ";
+  const auto r = run(base + "--reorder-next " + tmp("nn.npy") + " " + tmp("nw.npy"), "reorder_next");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const reorder::permutation order = reorder::read_permutation(tmp("nperm.npy"), 64);
+  using P = presets::pocl_avx512;
+  const policy_units pu{P::simd_unit, P::tile_unit};
+  const double next_kept = reorder::kept_l2_with_groups(matrix_view(n.data(), 40, 64), order, 1, units::tile{}, 0.5, pu);
+  CHECK(field(r.out, "next_identity_kept_l2") < 0.8);
+  CHECK(field(r.out, "next_kept_l2") == Approx(next_kept));
+  CHECK(next_kept > 0.99);
+  CHECK(field(r.out, "kept_l2") >= field(r.out, "identity_kept_l2"));
+
+  SECTION("a next layer that does not chain, without --reorder, or with channel units: refused, nothing written") {
+    fs::remove(tmp("nperm.npy"));
+    npy::write(tmp("nbad.npy"), {40, 32, 1, 1}, n.data());
+    const auto a = run(base + "--reorder-next " + tmp("nbad.npy") + " " + tmp("nw.npy"), "reorder_next_bad");
+    CHECK(a.status != 0);
+    CHECK(a.err.find("nbad.npy") != std::string::npos);
+    CHECK(a.err.find("64 output channels") != std::string::npos);
+    const auto b = run("--policy pocl-avx512 --unit tile --sparsity 0.5 --mask " + tmp("nm2.npy") + " --reorder-next " +
+                           tmp("nn.npy") + " " + tmp("nw.npy"),
+                       "reorder_next_bad2");
+    CHECK(b.status != 0);
+    CHECK(b.err.find("goes with --reorder") != std::string::npos);
+    const auto c = run("--policy pocl-avx512 --unit channel --sparsity 0.5 --mask " + tmp("nm2.npy") + " --reorder " +
+                           tmp("nperm.npy") + " --reorder-next " + tmp("nn.npy") + " " + tmp("nw.npy"),
+                       "reorder_next_bad3");
+    CHECK(c.status != 0);
+    CHECK(c.err.find("channel units") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp("nperm.npy")));
+    CHECK_FALSE(fs::exists(tmp("nm2.npy")));
+  }
+}
+
 TEST_CASE("gapp-prune --permute folds row orders into a weights directory; the network is unchanged", "[cli][reorder]") {
   nn::vgg16_config cfg;
   cfg.input = 32, cfg.in_channels = 1, cfg.width = 0.0625, cfg.hidden = 16, cfg.classes = 5;

@@ -158,6 +158,50 @@ TEST_CASE("reorder: input-channel orders for tile units never keep less, and gro
   CHECK_THROWS_AS(reorder::search_column_groups(matrix_view(w, 64, 64), 7, units::tile{}, 0.5, pu), shape_error);
 }
 
+TEST_CASE("reorder: one order for a layer boundary serves the layer's rows and the next layer's inputs", "[reorder]") {
+  using P = presets::pocl_avx512;
+  const policy_units pu{P::simd_unit, P::tile_unit};
+  std::mt19937 g(9);
+  reorder::search_options o;
+  o.max_evaluations = 40;
+  for (std::size_t channels : {1, 7, 64}) {
+    for (std::size_t group : {1, 9}) {
+      const auto w = ref::random_weights(g, channels * 27, 1), n = ref::random_weights(g, 48 * channels * group, 2);
+      const matrix_view wv(w, channels, 27), nv(n, 48, channels * group);
+      for (double s : {0.5, 0.75}) {
+        INFO("channels " << channels << " group " << group << " s " << s);
+        for (const any_unit& u : {any_unit(units::simd{}), any_unit(units::tile{}), any_unit(units::multi{})}) {
+          const auto r = std::visit(
+              [&](const auto& unit) { return reorder::search_rows_with_next(wv, nv, group, unit, s, pu, o); }, u);
+          reorder::check_permutation(r.order, channels, "test");
+          CHECK(r.kept_l2 >= r.identity_kept_l2);
+          // the combined fraction is the two layers' kept magnitude over their whole magnitude
+          const double aw = reorder::sum_squares(wv), an = reorder::sum_squares(nv);
+          const double kw = std::visit([&](const auto& unit) { return reorder::kept_l2_with(wv, r.order, unit, s, pu, o); }, u);
+          const double kn = std::visit(
+              [&](const auto& unit) { return reorder::kept_l2_with_groups(nv, r.order, group, unit, s, pu, o); }, u);
+          CHECK(r.kept_l2 == Approx(std::sqrt((kw * kw * aw + kn * kn * an) / (aw + an))));
+        }
+      }
+    }
+  }
+  // 64 channels alternating strong and weak in the next layer only (one column each): the
+  // rows of this layer are alike, so the order is for the next layer's 32-column tiles
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> w(64 * 16), n(64 * 64);
+  for (auto& v : w) v = 0.01f * nd(g);
+  for (std::size_t r = 0; r < 64; ++r)
+    for (std::size_t k = 0; k < 64; ++k) n[r * 64 + k] = nd(g) * (k % 2 ? 0.01f : 1.0f);
+  const auto r = reorder::search_rows_with_next(matrix_view(w, 64, 16), matrix_view(n, 64, 64), 1, units::tile{}, 0.5, pu);
+  CHECK(r.identity_kept_l2 < 0.8);
+  CHECK(r.kept_l2 > 0.99);
+  // the same order on rows alone (search_rows) cannot see the next layer
+  const auto rows_only = reorder::search_rows(matrix_view(w, 64, 16), units::tile{}, 0.5, pu);
+  CHECK(reorder::kept_l2_with_groups(matrix_view(n, 64, 64), rows_only.order, 1, units::tile{}, 0.5, pu) < 0.9);
+  CHECK_THROWS_AS(reorder::search_rows_with_next(matrix_view(w, 64, 16), matrix_view(n, 64, 64), 2, units::tile{}, 0.5, pu),
+                  shape_error);
+}
+
 TEST_CASE("reorder: permutation files are checked, naming the file", "[reorder][errors]") {
   const std::string dir = std::string(GAPP_TEST_TMP) + "/perm_files";
   std::filesystem::create_directories(dir);

@@ -125,17 +125,70 @@ struct search_result {
   std::size_t evaluations = 0;
 };
 
+namespace detail {
+
+/// The kept L2 fraction of the rows×cols weights wp pruned with `unit` to `sparsity`.
+template <class Unit>
+double kept_l2_pruned(const std::vector<float>& wp, std::size_t rows, std::size_t cols, const Unit& unit,
+                      double sparsity, policy_units pu, const search_options& o) {
+  prune_options po;
+  po.criterion = o.crit;
+  po.balanced = o.balanced;
+  const matrix_view v(wp.data(), rows, cols);
+  return kept_l2_fraction(v, select_keep(v, unit, sparsity, po, pu));
+}
+
+/// The search both orders share: n items (rows or column groups) with importance `norm`,
+/// `score(p)` the kept L2 with the items in order p, `same(a, b)` whether positions a and b
+/// fall in the same unit (a swap between them changes nothing). Tries the identity, the items
+/// by descending norm (items of similar importance share units), then random swaps of items
+/// in different units, keeping each swap that keeps more, until `max_evaluations` scorings.
+/// `search` false: no order can help (the identity alone is scored).
+template <class Score, class Same>
+search_result local_search(std::size_t n, bool search, const std::vector<double>& norm, Score score, Same same,
+                           const search_options& o) {
+  search_result r;
+  r.order = identity(n);
+  r.identity_kept_l2 = r.kept_l2 = score(r.order);
+  r.evaluations = 1;
+  if (!search) return r;
+  auto consider = [&](const permutation& p) {
+    const double k = score(p);
+    ++r.evaluations;
+    if (k > r.kept_l2) {
+      r.kept_l2 = k, r.order = p;
+      return true;
+    }
+    return false;
+  };
+  permutation sorted = identity(n);
+  std::stable_sort(sorted.begin(), sorted.end(), [&](std::int32_t a, std::int32_t b) {
+    return norm[static_cast<std::size_t>(a)] > norm[static_cast<std::size_t>(b)];
+  });
+  consider(sorted);
+  std::mt19937_64 g(o.seed);
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  permutation cur = r.order;
+  while (r.evaluations < o.max_evaluations) {
+    const std::size_t a = pick(g), b = pick(g);
+    if (same(a, b)) {
+      ++r.evaluations; // a draw that cannot change anything still counts, so the loop ends
+      continue;
+    }
+    std::swap(cur[a], cur[b]);
+    if (!consider(cur)) std::swap(cur[a], cur[b]);
+  }
+  return r;
+}
+
+} // namespace detail
+
 /// The kept L2 fraction of w with its rows in order p, pruned with `unit` to `sparsity`
 /// under a policy with units `pu` (gapp::select_keep).
 template <class Unit>
 double kept_l2_with(matrix_view w, const permutation& p, const Unit& unit, double sparsity, policy_units pu,
                     const search_options& o = {}) {
-  const std::vector<float> wp = permute_rows(w, p);
-  prune_options po;
-  po.criterion = o.crit;
-  po.balanced = o.balanced;
-  const matrix_view v(wp.data(), w.rows, w.cols);
-  return kept_l2_fraction(v, select_keep(v, unit, sparsity, po, pu));
+  return detail::kept_l2_pruned(permute_rows(w, p), w.rows, w.cols, unit, sparsity, pu, o);
 }
 
 /// A row order of w that keeps at least as much magnitude as the identity when pruned with
@@ -149,45 +202,14 @@ search_result search_rows(matrix_view w, const Unit& unit, double sparsity, poli
                           const search_options& o = {}) {
   if (w.rows == 0 || w.cols == 0) throw invalid_argument("reorder::search_rows: empty matrix");
   const unit_shape us = shape_in(unit, w.rows, w.cols, pu);
-  search_result r;
-  r.order = identity(w.rows);
-  r.identity_kept_l2 = r.kept_l2 = kept_l2_with(w, r.order, unit, sparsity, pu, o);
-  r.evaluations = 1;
-  if (us.rows <= 1 || static_cast<std::size_t>(us.rows) >= w.rows) return r;
-
-  auto consider = [&](const permutation& p) {
-    const double k = kept_l2_with(w, p, unit, sparsity, pu, o);
-    ++r.evaluations;
-    if (k > r.kept_l2) {
-      r.kept_l2 = k, r.order = p;
-      return true;
-    }
-    return false;
-  };
-  // rows by descending L2 norm
+  auto score = [&](const permutation& p) { return kept_l2_with(w, p, unit, sparsity, pu, o); };
+  const bool search = us.rows > 1 && static_cast<std::size_t>(us.rows) < w.rows;
   std::vector<double> norm(w.rows, 0.0);
   for (std::size_t i = 0; i < w.rows; ++i)
     for (std::size_t k = 0; k < w.cols; ++k) norm[i] += static_cast<double>(w(i, k)) * w(i, k);
-  permutation sorted = identity(w.rows);
-  std::stable_sort(sorted.begin(), sorted.end(), [&](std::int32_t a, std::int32_t b) {
-    return norm[static_cast<std::size_t>(a)] > norm[static_cast<std::size_t>(b)];
-  });
-  consider(sorted);
-  // local search: swap two rows of different unit rows
   const std::size_t ur = static_cast<std::size_t>(us.rows);
-  std::mt19937_64 g(o.seed);
-  std::uniform_int_distribution<std::size_t> pick(0, w.rows - 1);
-  permutation cur = r.order;
-  while (r.evaluations < o.max_evaluations) {
-    const std::size_t a = pick(g), b = pick(g);
-    if (a / ur == b / ur) {
-      ++r.evaluations; // a draw that cannot change anything still counts, so the loop ends
-      continue;
-    }
-    std::swap(cur[a], cur[b]);
-    if (!consider(cur)) std::swap(cur[a], cur[b]);
-  }
-  return r;
+  return detail::local_search(w.rows, search, norm, score, [ur](std::size_t a, std::size_t b) { return a / ur == b / ur; },
+                              o);
 }
 
 /// The kept L2 fraction of w with its column groups (of `group` columns) in order p, pruned
@@ -195,12 +217,7 @@ search_result search_rows(matrix_view w, const Unit& unit, double sparsity, poli
 template <class Unit>
 double kept_l2_with_groups(matrix_view w, const permutation& p, std::size_t group, const Unit& unit, double sparsity,
                            policy_units pu, const search_options& o = {}) {
-  const std::vector<float> wp = permute_column_groups(w, p, group);
-  prune_options po;
-  po.criterion = o.crit;
-  po.balanced = o.balanced;
-  const matrix_view v(wp.data(), w.rows, w.cols);
-  return kept_l2_fraction(v, select_keep(v, unit, sparsity, po, pu));
+  return detail::kept_l2_pruned(permute_column_groups(w, p, group), w.rows, w.cols, unit, sparsity, pu, o);
 }
 
 /// An order of w's input channels — groups of `group` consecutive columns, kh·kw of a
@@ -222,42 +239,60 @@ search_result search_column_groups(matrix_view w, std::size_t group, const Unit&
   const std::size_t n = w.cols / group;
   const unit_shape us = shape_in(unit, w.rows, w.cols, pu);
   const std::size_t uc = static_cast<std::size_t>(us.cols);
-  search_result r;
-  r.order = identity(n);
-  r.identity_kept_l2 = r.kept_l2 = kept_l2_with_groups(w, r.order, group, unit, sparsity, pu, o);
-  r.evaluations = 1;
-  if (n < 2 || uc >= w.cols || (uc <= group && group % uc == 0)) return r;
-
-  auto consider = [&](const permutation& p) {
-    const double k = kept_l2_with_groups(w, p, group, unit, sparsity, pu, o);
-    ++r.evaluations;
-    if (k > r.kept_l2) {
-      r.kept_l2 = k, r.order = p;
-      return true;
-    }
-    return false;
-  };
+  auto score = [&](const permutation& p) { return kept_l2_with_groups(w, p, group, unit, sparsity, pu, o); };
+  const bool search = n >= 2 && uc < w.cols && !(uc <= group && group % uc == 0);
   std::vector<double> norm(n, 0.0);
   for (std::size_t i = 0; i < w.rows; ++i)
     for (std::size_t k = 0; k < w.cols; ++k) norm[k / group] += static_cast<double>(w(i, k)) * w(i, k);
-  permutation sorted = identity(n);
-  std::stable_sort(sorted.begin(), sorted.end(), [&](std::int32_t a, std::int32_t b) {
-    return norm[static_cast<std::size_t>(a)] > norm[static_cast<std::size_t>(b)];
-  });
-  consider(sorted);
-  std::mt19937_64 g(o.seed);
-  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
-  permutation cur = r.order;
-  while (r.evaluations < o.max_evaluations) {
-    const std::size_t a = pick(g), b = pick(g);
-    if (a * group / uc == b * group / uc) {
-      ++r.evaluations;
-      continue;
-    }
-    std::swap(cur[a], cur[b]);
-    if (!consider(cur)) std::swap(cur[a], cur[b]);
-  }
-  return r;
+  return detail::local_search(
+      n, search, norm, score, [group, uc](std::size_t a, std::size_t b) { return a * group / uc == b * group / uc; }, o);
+}
+
+/// The squared L2 norm of w.
+inline double sum_squares(matrix_view w) {
+  double a = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) a += static_cast<double>(w.data[i]) * w.data[i];
+  return a;
+}
+
+/// One order for a layer boundary: layer w's rows (output channels) and, consistently, the
+/// next layer's input channels (column groups of `group` columns of `next`, kh·kw of a
+/// convolution or the positions a flattened channel feeds a fully connected layer), both
+/// pruned with `unit` to `sparsity`. The score is the kept L2 fraction of the two layers
+/// together (‖kept‖₂ / ‖w, next‖₂), so the order serves the unit's rows in w and its columns
+/// in next at once: for SIMD units (one column wide) only w's rows matter, for tile and
+/// multi-level units both. Never keeps less than the identity (a candidate). `kept_l2` and
+/// `identity_kept_l2` of the result are the combined fractions.
+template <class Unit>
+search_result search_rows_with_next(matrix_view w, matrix_view next, std::size_t group, const Unit& unit,
+                                    double sparsity, policy_units pu, const search_options& o = {}) {
+  if (w.rows == 0 || w.cols == 0 || next.rows == 0 || next.cols == 0)
+    throw invalid_argument("reorder::search_rows_with_next: empty matrix");
+  if (group == 0 || next.cols != w.rows * group)
+    throw shape_error("reorder::search_rows_with_next: the next layer has " + std::to_string(next.cols) +
+                      " columns, not " + std::to_string(w.rows) + " channels of " + std::to_string(group));
+  const unit_shape rs = shape_in(unit, w.rows, w.cols, pu), cs = shape_in(unit, next.rows, next.cols, pu);
+  const std::size_t ur = static_cast<std::size_t>(rs.rows), uc = static_cast<std::size_t>(cs.cols);
+  const bool rows_matter = ur > 1 && ur < w.rows;
+  const bool cols_matter = w.rows >= 2 && uc < next.cols && !(uc <= group && group % uc == 0);
+  const double aw = sum_squares(w), an = sum_squares(next), all = aw + an;
+  auto score = [&](const permutation& p) {
+    const double kw = kept_l2_with(w, p, unit, sparsity, pu, o), kn = kept_l2_with_groups(next, p, group, unit, sparsity, pu, o);
+    return all > 0 ? std::sqrt((kw * kw * aw + kn * kn * an) / all) : 1.0;
+  };
+  std::vector<double> norm(w.rows, 0.0); // a channel's weight in the layers whose units it shares
+  if (rows_matter || !cols_matter)
+    for (std::size_t i = 0; i < w.rows; ++i)
+      for (std::size_t k = 0; k < w.cols; ++k) norm[i] += static_cast<double>(w(i, k)) * w(i, k);
+  if (cols_matter)
+    for (std::size_t i = 0; i < next.rows; ++i)
+      for (std::size_t k = 0; k < next.cols; ++k) norm[k / group] += static_cast<double>(next(i, k)) * next(i, k);
+  return detail::local_search(w.rows, rows_matter || cols_matter, norm, score,
+                              [=](std::size_t a, std::size_t b) {
+                                return (!rows_matter || a / ur == b / ur) &&
+                                       (!cols_matter || a * group / uc == b * group / uc);
+                              },
+                              o);
 }
 
 /// search_rows under policy P's units.
