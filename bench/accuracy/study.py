@@ -143,9 +143,13 @@ class VGG16(nn.Module):
 
 # ---------------------------------------------------------------- training
 
-def run_epochs(model, data, steps, lr, g, masks=None, desc="", start_step=0, save=None):
+def run_epochs(model, data, steps, lr, g, masks=None, desc="", start_step=0, save=None, before_step=None,
+               teacher=None, kd=(0.5, 4.0)):
     """SGD (Nesterov momentum 0.9, weight decay 5e-4, batch 128), cosine learning rate from
-    `lr` to 0 over `steps` steps. With masks, removed weights are zeroed after every step."""
+    `lr` to 0 over `steps` steps. With masks (a list of (parameter, mask) pairs, which
+    `before_step(step)` may replace in place), removed weights are zeroed after every step.
+    With a teacher, the loss is (1 − α)·CE + α·T²·KL(teacher ‖ student) at temperature T,
+    (α, T) = kd (distillation)."""
     x, y = data
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     if save and start_step:
@@ -162,12 +166,20 @@ def run_epochs(model, data, steps, lr, g, masks=None, desc="", start_step=0, sav
         for b in range(per_epoch):
             if step >= steps:
                 break
+            if before_step:
+                before_step(step)
             idx = perm[b * bs:(b + 1) * bs]
             xb, yb = augment(x[idx], g), y[idx]
             for group in opt.param_groups:
                 group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
             out = model(xb)
             loss = F.cross_entropy(out, yb)
+            if teacher is not None:
+                with torch.no_grad():
+                    t_out = teacher(xb)
+                a, T = kd
+                kd_loss = F.kl_div(F.log_softmax(out / T, 1), F.softmax(t_out / T, 1), reduction="batchmean") * T * T
+                loss = (1 - a) * loss + a * kd_loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -347,55 +359,27 @@ def run_gradual(args, m, data, tech, sparsity, names, d, g, lr, teacher=None, de
     with `lr` the dense training's initial rate this is learning-rate rewinding (Renda et al.:
     retrain with the original schedule), compressed into the budget. With a teacher, the loss
     is (1 − α)·CE + α·T²·KL(teacher ‖ student) at temperature T (distillation)."""
-    x, y = data
     steps = args.gradual_steps
     end = max(1, int(args.prune_end * steps))
     updates = sorted({max(1, round(k * end / args.prune_updates)) for k in range(1, args.prune_updates + 1)})
-    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     params = dict(m.weight_layers())
     pairs, masks = [], {}
-    n, bs = x.shape[0], 128
-    per_epoch = n // bs
-    step, t0 = 0, time.time()
-    m.train()
-    while step < steps:
-        perm = torch.randperm(n, generator=g)
-        for b in range(per_epoch):
-            if step >= steps:
-                break
-            if step + 1 in updates:  # masks before this step's update
-                s_now = cubic(step + 1, sparsity, end)
-                masks, _ = gapp_masks(args, m, names, tech, s_now, d)
-                pairs = [(params[k], torch.from_numpy(v.astype(np.float32))) for k, v in masks.items()]
-                with torch.no_grad():
-                    for p_, mk in pairs:
-                        p_.mul_(mk)
-                m.train()
-                log(f"{desc} step {step + 1}: masks at sparsity {s_now:.4f}")
-            idx = perm[b * bs:(b + 1) * bs]
-            xb, yb = augment(x[idx], g), y[idx]
-            for group in opt.param_groups:
-                group["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
-            out = m(xb)
-            loss = F.cross_entropy(out, yb)
-            if teacher is not None:
-                with torch.no_grad():
-                    t_out = teacher(xb)
-                T, a = args.kd_temperature, args.kd_alpha
-                kd = F.kl_div(F.log_softmax(out / T, 1), F.softmax(t_out / T, 1), reduction="batchmean") * T * T
-                loss = (1 - a) * loss + a * kd
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for p_, mk in pairs:
-                    p_.mul_(mk)
-            step += 1
-            if step % 100 == 0 or step == steps:
-                rate = (time.time() - t0) / step
-                log(f"{desc} step {step}/{steps}  loss {loss.item():.4f}  ({rate:.2f} s/step,"
-                    f" {rate * (steps - step) / 60:.1f} min left)")
-    m.eval()
+
+    def update(step):  # masks before this step's update
+        nonlocal masks
+        if step + 1 not in updates:
+            return
+        s_now = cubic(step + 1, sparsity, end)
+        masks, _ = gapp_masks(args, m, names, tech, s_now, d)
+        pairs[:] = [(params[k], torch.from_numpy(v.astype(np.float32))) for k, v in masks.items()]
+        with torch.no_grad():
+            for p_, mk in pairs:
+                p_.mul_(mk)
+        m.train()
+        log(f"{desc} step {step + 1}: masks at sparsity {s_now:.4f}")
+
+    run_epochs(m, data, steps, lr, g, masks=pairs, desc=desc, before_step=update, teacher=teacher,
+               kd=(args.kd_alpha, args.kd_temperature))
     return masks
 
 
