@@ -383,6 +383,12 @@ def run_gradual(args, m, data, tech, sparsity, names, d, g, lr, teacher=None, de
     return masks
 
 
+def gradual_key(args, tech, sparsity, reorder, kd, lr):
+    """results.json's key of a gradual model, e.g. g:simd@0.75+reorder+kd@lr0.01."""
+    return f"g:{tech}@{sparsity}" + ("+reorder" if reorder else "") + ("+kd" if kd else "") + \
+        ("" if lr == args.lr else f"@lr{lr}")
+
+
 def gradual_phase(args, work, model_path, train, test, results, results_path, finish):
     """The gradual study: every technique at every sparsity with the same budget; the unit
     techniques of args.reorder_techniques with and without reordering; and, for SIMD units
@@ -400,12 +406,15 @@ def gradual_phase(args, work, model_path, train, test, results, results_path, fi
         configs += [(a[0], a[1], False, False, args.finetune_lr),  # schedule alone
                     (a[0], a[1], True, True, args.lr)]            # + rewinding + reordering + distillation
     teacher = None
+    todo = sum(1 for c in configs if gradual_key(args, *c) not in results)
+    done, t_start = 0, time.time()
     for i, (tech, sparsity, reorder, kd, lr) in enumerate(configs):
-        key = f"g:{tech}@{sparsity}" + ("+reorder" if reorder else "") + ("+kd" if kd else "") + \
-              ("" if lr == args.lr else f"@lr{lr}")
+        key = gradual_key(args, tech, sparsity, reorder, kd, lr)
         if key in results:
             continue
-        log(f"[gradual {i + 1}/{len(configs)}] {key}: {args.gradual_steps} steps, lr {lr}, masks from gapp-prune")
+        left = f", about {(time.time() - t_start) / done * (todo - done) / 60:.0f} min left in this phase" if done else ""
+        log(f"[gradual {i + 1}/{len(configs)}] {key}: {args.gradual_steps} steps, lr {lr}, masks from gapp-prune"
+            f" ({todo - done} models to train{left})")
         m = VGG16(args.width, args.hidden)
         m.load_state_dict(torch.load(model_path))
         d = f"{work}/g-{tech.replace(':', '_')}-{sparsity}" + ("-reorder" if reorder else "") + ("-kd" if kd else "") + \
@@ -431,6 +440,7 @@ def gradual_phase(args, work, model_path, train, test, results, results_path, fi
                dict(achieved_sparsity=(total - kept) / all_weights, method="gradual", reorder=reorder,
                     distillation=kd, lr=lr, steps=args.gradual_steps, prune_updates=args.prune_updates,
                     reorder_kept_l2=kept_info))
+        done += 1
 
 
 # ---------------------------------------------------------------- study
@@ -469,10 +479,17 @@ def main():
     ap.add_argument("--ablation-sparsity", type=float, default=0.75)
     ap.add_argument("--kd-alpha", type=float, default=0.5)
     ap.add_argument("--kd-temperature", type=float, default=4.0)
+    ap.add_argument("--summary-only", action="store_true",
+                    help="write the gradual summaries from {work}/results.json (as they stand) and stop")
     ap.add_argument("--dense-only", action="store_true",
                     help="train, export ({work}/dense/*.npy) and check the dense model, then stop")
     args = ap.parse_args()
 
+    if args.summary_only:
+        results = json.load(open(f"{args.work}/results.json"))
+        write_gradual_summary(args.work, results)
+        log(f"summary: {args.work}/summary_gradual.md and {args.work}/summary_reorder.md")
+        return 0
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     work = args.work
@@ -689,7 +706,9 @@ def write_summary(args, work, results, speed):
 
 def write_gradual_summary(work, results):
     """summary_gradual.md/.csv: each gradual model beside the one-shot result of the same
-    technique and sparsity, and its gap to gradual element-wise pruning at that sparsity."""
+    technique and sparsity, and its gap to gradual element-wise pruning at that sparsity;
+    summary_reorder.md/.csv: each reordered model's kept L2 per layer with and without its
+    order (and, where the order was searched with the next layer, that layer's inputs')."""
     dense = results["dense"]["gapp_accuracy"]
     rows = ["key,technique,target_sparsity,achieved_sparsity,reorder,distillation,lr,steps,gapp_accuracy,drop_vs_dense,"
             "gap_to_element,one_shot_accuracy,agreement,disagreements"]
@@ -704,10 +723,26 @@ def write_gradual_summary(work, results):
         rows.append(f"{k},{r['technique']},{r['target_sparsity']},{r['achieved_sparsity']:.4f},{int(r['reorder'])},"
                     f"{int(r['distillation'])},{r['lr']},{r['steps']},{r['gapp_accuracy']:.4f},"
                     f"{dense - r['gapp_accuracy']:.4f},{gap:.4f},{one:.4f},{r['agreement']:.5f},{r['disagreements']}")
+        gap_md = "—" if r["technique"] == "element" or math.isnan(gap) else f"{-100 * gap:+.2f} pt"
+        one_md = "—" if math.isnan(one) else f"{100 * one:.2f}%"
         md.append(f"| {k[2:]} | {r['target_sparsity']} ({r['achieved_sparsity']:.3f}) | {100 * r['gapp_accuracy']:.2f}% |"
-                  f" {-100 * (dense - r['gapp_accuracy']):+.2f} pt | {-100 * gap:+.2f} pt | {100 * one:.2f}% |"
+                  f" {-100 * (dense - r['gapp_accuracy']):+.2f} pt | {gap_md} | {one_md} |"
                   f" {100 * r['agreement']:.2f}% ({r['disagreements']}) |")
-    for name, text in (("summary_gradual.csv", rows), ("summary_gradual.md", md)):
+    # kept L2 per layer with and without reordering (at the final sparsity, before training)
+    krows = ["key,layer,identity_kept_l2,kept_l2,next,next_identity_kept_l2,next_kept_l2"]
+    kmd = ["| model | layer | kept L2, identity | kept L2, reordered | next layer's inputs: identity → reordered |",
+           "|---|---|---|---|---|"]
+    for k, r in results.items():
+        for L in r.get("reorder_kept_l2") or []:
+            nxt = L.get("next")
+            f = (lambda v: "" if v is None else f"{v:.4f}")
+            krows.append(f"{k},{L['name']},{L['identity_kept_l2']:.4f},{L['kept_l2']:.4f},{nxt or ''},"
+                         f"{f(L.get('next_identity_kept_l2'))},{f(L.get('next_kept_l2'))}")
+            kmd.append(f"| {k[2:]} | {L['name']} | {L['identity_kept_l2']:.3f} | {L['kept_l2']:.3f} | " +
+                       (f"{L['next_identity_kept_l2']:.3f} → {L['next_kept_l2']:.3f} ({nxt})"
+                        if nxt and L.get("next_kept_l2") is not None else "—") + " |")
+    for name, text in (("summary_gradual.csv", rows), ("summary_gradual.md", md), ("summary_reorder.csv", krows),
+                       ("summary_reorder.md", kmd)):
         with open(f"{work}/{name}.tmp", "w") as f:
             f.write("\n".join(text) + "\n")
         os.replace(f"{work}/{name}.tmp", f"{work}/{name}")
