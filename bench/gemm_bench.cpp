@@ -58,14 +58,22 @@ void bench_gapp(benchmark::State& st, const layer& l, Unit unit, double s, bool 
   st.counters["unit_cols"] = us.cols;
 }
 
+/// How the network's convolutions run: as the net chooses on the device (each layer the
+/// faster of the two ways, measured at the first pass: the library's default), always as
+/// implicit GEMMs, or always as im2col + GEMM.
+enum class lowering_mode { chosen, implicit, im2col };
+
 template <class P>
 void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::nn::vgg16_weights& w = vgg16_weights224(),
-                 const gapp::nn::tensor4& input = vgg16_input(), bool implicit_conv = true) {
+                 const gapp::nn::tensor4& input = vgg16_input(), lowering_mode lm = lowering_mode::chosen) {
   typename gapp::nn::vgg16_net<P>::options opt;
   opt.tech = t, opt.sparsity = s, opt.batch = input.n;
-  opt.implicit_conv = implicit_conv; // false: im2col into a scratch matrix, then the GEMM
+  opt.implicit_conv = lm != lowering_mode::im2col; // false: im2col into a scratch matrix, then the GEMM
+  opt.choose_lowering = lm == lowering_mode::chosen;
   gapp::nn::vgg16_net<P> net(g_env->ctx, g_env->dev, g_env->cache, w, opt);
-  net.forward(g_env->q, input);
+  net.forward(g_env->q, input); // and, when chosen, each conv layer measured both ways
+  int implicit_layers = 0;
+  for (const auto& l : net.lowerings()) implicit_layers += l.implicit;
   double wall = 0;
   for (auto _ : st) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -76,6 +84,7 @@ void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::
   }
   st.SetLabel(gapp::to_string(t));
   set_vgg_counters(st, wall, net.sparsity(), network_flops(w, input.n));
+  st.counters["implicit_layers"] = implicit_layers;
 }
 
 // ------------------------------------------------------------------ registration
@@ -169,19 +178,27 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
   report_shapes.push_back(v);
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
   reg(key(v, dense_name<Direct>(), 0), [](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0); });
+  // the same network with every convolution one way: im2col + GEMM, implicit GEMM
   reg(key(v, dense_name<Direct>() + "-im2col", 0), [](benchmark::State& st) {
-    bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0, vgg16_weights224(), vgg16_input(), false);
+    bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0, vgg16_weights224(), vgg16_input(), lowering_mode::im2col);
+  });
+  reg(key(v, dense_name<Direct>() + "-implicit", 0), [](benchmark::State& st) {
+    bench_vgg16<Direct>(st, gapp::parse_technique("dense"), 0, vgg16_weights224(), vgg16_input(), lowering_mode::implicit);
   });
   for (double s : sp) {
     reg(key(v, "tile", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("tile"), s); });
     reg(key(v, "simd", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd"), s); });
     reg(key(v, "multi", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("multi"), s); });
     reg(key(v, "simd-balanced", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd-balanced"), s); });
-    // the same networks with an explicit im2col before every conv GEMM (what implicit convolution saves)
-    for (const char* t : {"tile", "simd"})
+    // the same networks with every convolution one way
+    for (const char* t : {"tile", "simd"}) {
       reg(key(v, std::string(t) + "-im2col", s), [s, t](benchmark::State& st) {
-        bench_vgg16<Direct>(st, gapp::parse_technique(t), s, vgg16_weights224(), vgg16_input(), false);
+        bench_vgg16<Direct>(st, gapp::parse_technique(t), s, vgg16_weights224(), vgg16_input(), lowering_mode::im2col);
       });
+      reg(key(v, std::string(t) + "-implicit", s), [s, t](benchmark::State& st) {
+        bench_vgg16<Direct>(st, gapp::parse_technique(t), s, vgg16_weights224(), vgg16_input(), lowering_mode::implicit);
+      });
+    }
     if (!quick) {
       reg(key(v, "filter", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("filter"), s); });
       reg(key(v, "channel", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("channel"), s); });
@@ -240,11 +257,11 @@ inline void register_trained(const std::string& dir, std::size_t batch) {
     if (w != &trained) continue;
     // the trained network with an explicit im2col before every conv GEMM
     reg(key(v, dense_name<Direct>() + "-im2col", 0),
-        [w](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::technique{}, 0, *w, input, false); });
+        [w](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::technique{}, 0, *w, input, lowering_mode::im2col); });
     for (double s : sp)
       for (const char* t : {"tile", "simd"})
         reg(key(v, std::string(t) + "-im2col", s), [w, t, s](benchmark::State& st) {
-          bench_vgg16<Direct>(st, gapp::parse_technique(t), s, *w, input, false);
+          bench_vgg16<Direct>(st, gapp::parse_technique(t), s, *w, input, lowering_mode::im2col);
         });
   }
 }

@@ -237,6 +237,7 @@ int run(int argc, char** argv) {
     opt.masks = std::move(masks);
     opt.layer_techs = layer_techs, opt.layer_sparsity = layer_sparsity;
     opt.implicit_conv = !im2col;
+    opt.choose_lowering = false; // as told (a plan's predictions come from one way of running the convolutions)
     const auto t0 = std::chrono::steady_clock::now();
     gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);
     const std::size_t B = opt.batch, img = C * S * S, K = cfg.classes;

@@ -30,7 +30,13 @@ using local_c = policy<gpu8, tiling<16, 16, 8, 2, 2, 1, staging::local>>;
 struct shape {
   std::size_t M, K, N;
 };
-const shape shapes[] = {{1, 1, 1}, {37, 53, 29}, {70, 100, 45}, {128, 64, 96}, {9, 300, 17}, {33, 70, 48}};
+const std::vector<shape> shapes = {{1, 1, 1}, {37, 53, 29}, {70, 100, 45}, {128, 64, 96}, {9, 300, 17}, {33, 70, 48}};
+// N of at most kernels::narrow_max_n: the narrow kernel (a fully connected layer at batch 1 to 4)
+const std::vector<shape> narrow_shapes = {{1, 7, 1}, {37, 53, 1}, {70, 300, 2}, {130, 1000, 1}, {9, 77, 3}, {64, 129, 4}};
+
+// Whether a launch over N columns must run the narrow kernel: every walk it covers
+// (kernels::has_narrow) for a policy whose register tile is a vector of rows.
+bool g_expect_narrow = false;
 
 std::vector<float> reference(const std::vector<float>& wm, const std::vector<float>& x, const std::vector<float>& bias,
                              std::size_t M, std::size_t K, std::size_t N, bool relu) {
@@ -78,6 +84,15 @@ void run_case(const W& weights, const std::vector<float>& masked, std::size_t M,
   INFO("variant " << op.variant());
   std::string v = op.variant();
   REQUIRE(v.rfind(expect_variant, 0) == 0);
+  // (a filter or channel mask that removed everything leaves only the kernel that fills rows)
+  const bool narrow_walk = v.rfind("nm", 0) != 0 && v != "csr" && op.plan().gemm.has_value();
+  if (g_expect_narrow && narrow_walk) {
+    REQUIRE(op.uses_narrow(N));
+    REQUIRE(op.source().name == "gapp_gemm"); // the wide kernel stays the operation's kernel
+    REQUIRE(!op.uses_narrow(kernels::narrow_max_n + 1));
+  } else if (N > kernels::narrow_max_n) {
+    REQUIRE(!op.uses_narrow(N));
+  }
   if (balanced) REQUIRE(v.find("balanced") != std::string::npos);
   const auto x = ref::random_weights(g, K * N, 0);
   std::vector<float> y0(M * N, 12345.0f); // every element must be overwritten
@@ -88,11 +103,12 @@ void run_case(const W& weights, const std::vector<float>& masked, std::size_t M,
 }
 
 template <class P>
-void all_variants(bool tuning) {
+void all_variants(bool tuning, const std::vector<shape>& shape_list = shapes, bool expect_narrow = false) {
   g_tuning = tuning;
+  g_expect_narrow = expect_narrow;
   std::mt19937 g(31337);
   int cases = 0;
-  for (const shape& s : shapes)
+  for (const shape& s : shape_list)
     for (double sp : {0.0, 0.5, 0.9, -1.0}) { // -1: everything pruned
       const auto w = ref::random_weights(g, s.M * s.K, 0);
       const matrix_view wv(w, s.M, s.K);
@@ -159,6 +175,15 @@ void all_variants(bool tuning) {
 TEMPLATE_TEST_CASE("every GEMM kernel variant matches the host reference", "[opencl][gemm]", direct_a, direct_b,
                    direct_c, direct_d, local_a, local_b, local_c) {
   all_variants<TestType>(true);
+  g_tuning = true;
+}
+
+// The narrow kernel (N ≤ 4): every walk it covers, on row counts that are not whole tiles,
+// K not a multiple of TK or of 4, for the four direct tilings (RM 8, 8, 4, 4; TK 32, 16, 8, 8).
+TEMPLATE_TEST_CASE("the narrow kernel (N of 1 to 4) matches the host reference for every variant", "[opencl][gemm]",
+                   direct_a, direct_b, direct_c, direct_d) {
+  all_variants<TestType>(true, narrow_shapes, true);
+  g_expect_narrow = false;
   g_tuning = true;
 }
 

@@ -84,6 +84,15 @@ void check_conv(gapp::technique t, double sparsity) {
     conv.enqueue(env.queue, ib, ob, c.batch, c.h, c.w, scratch).wait();
     const auto want = nn::conv2d(in, masked, bias, s, c.stride, c.pad, true);
     require_close(from_device(ob, want.data.size()), to_cnhw(want), 1e-4);
+    REQUIRE(conv.can_run_implicit() == expect_implicit);
+    if (expect_implicit) { // the same operation the other way: im2col, then the plan's matrix kernel
+      conv.set_im2col(true);
+      REQUIRE(!conv.implicit());
+      cl::Buffer sc = to_device(std::vector<float>(conv.scratch_floats(c.batch, c.h, c.w)));
+      cl::Buffer ob2 = to_device(std::vector<float>(c.cout * c.batch * oh * ow, 7.0f));
+      conv.enqueue(env.queue, ib, ob2, c.batch, c.h, c.w, sc).wait();
+      require_close(from_device(ob2, want.data.size()), to_cnhw(want), 1e-4);
+    }
   }
 }
 
@@ -139,10 +148,14 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
     for (auto t : {gapp::parse_technique("dense"), gapp::parse_technique("tile"), gapp::parse_technique("simd"),
                    gapp::parse_technique("multi"), gapp::parse_technique("nm:2:4"), gapp::parse_technique("filter"),
                    gapp::parse_technique("element"), gapp::parse_technique("simd-balanced"), gapp::parse_technique("channel")}) {
-      INFO("batch " << batch << " technique " << gapp::to_string(t));
+     // the convolutions as the net chooses by measuring (default), all implicit, all im2col
+     for (int lowering : {0, 1, 2}) {
+      INFO("batch " << batch << " technique " << gapp::to_string(t) << " lowering " << lowering);
       using P = presets::pocl_avx512;
       gapp::nn::vgg16_net<P>::options opt;
       opt.tech = t, opt.sparsity = 0.5, opt.batch = batch;
+      if (lowering == 1) opt.choose_lowering = false;
+      if (lowering == 2) opt.implicit_conv = false;
       int progress = 0;
       opt.progress = [&](const std::string&) { ++progress; };
       gapp::nn::vgg16_net<P> net(env.context, env.device, env.cache, w, opt);
@@ -152,6 +165,27 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
       require_close(logits, want, 1e-3);
       if (t != gapp::parse_technique("dense")) REQUIRE(net.sparsity() > 0.3);
       REQUIRE(nn::argmax(logits, 10) == nn::argmax(want, 10));
+      // every conv layer of a technique the direct family runs implicitly: measured both ways
+      // (chosen), implicit (told so) or im2col
+      const bool can_implicit = !t.is<units::element>() && !t.is<units::nm>();
+      const auto& lw = net.lowerings();
+      REQUIRE(lw.size() == 16);
+      for (std::size_t i = 0; i < 16; ++i) {
+        INFO("layer " << i);
+        // conv1_1 runs dense whatever the technique
+        const bool conv = i < 13, implicit_able = conv && (can_implicit || i == 0);
+        REQUIRE(!lw[i].pending);
+        REQUIRE(lw[i].measured == (implicit_able && lowering == 0));
+        if (lw[i].measured) {
+          REQUIRE(lw[i].implicit_ms > 0);
+          REQUIRE(lw[i].im2col_ms > 0);
+          REQUIRE(lw[i].implicit == (lw[i].implicit_ms <= lw[i].im2col_ms));
+        } else {
+          REQUIRE(lw[i].implicit == (implicit_able && lowering == 1));
+        }
+      }
+      if (lowering == 0) require_close(net.forward(env.queue, input), want, 1e-3); // the pass after the choice
+     }
     }
   }
 }

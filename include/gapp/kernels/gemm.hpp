@@ -14,6 +14,7 @@
 #include "cl/direct_gemm.cl.hpp"
 #include "cl/fill_rows.cl.hpp"
 #include "cl/local_gemm.cl.hpp"
+#include "cl/narrow_gemm.cl.hpp"
 
 namespace gapp::kernels {
 
@@ -263,6 +264,51 @@ kernel_source gemm_source(const gemm_config& c) {
   }
   return detail::program<P>("gapp_gemm", c, direct, direct ? cl_source::direct_gemm : cl_source::local_gemm,
                             gemm_kernel_args(), "GAPP_GEMM_PARAMS", "-cl-mad-enable");
+}
+
+/// The most columns the narrow kernel (gapp_gemm_narrow) takes.
+inline constexpr std::size_t narrow_max_n = 4;
+
+/// Whether policy P's family has a narrow kernel for walk `c` (the direct family, X a
+/// matrix, the dense, tile, SIMD and multi-level walks; RM a vector size and the SIMD unit
+/// RM rows; TK a multiple of 4).
+template <class P>
+bool has_narrow(const gemm_config& c) {
+  constexpr bool rm_vector = P::rm == 1 || P::rm == 2 || P::rm == 4 || P::rm == 8 || P::rm == 16;
+  if constexpr (P::mode != staging::direct || !rm_vector || P::tk % 4 != 0) {
+    return false;
+  } else {
+    if (c.implicit) return false;
+    switch (c.mode) {
+    case walk::dense:
+    case walk::tile: return true;
+    case walk::simd:
+    case walk::multi: return P::simd_unit.rows == P::rm;
+    default: return false;
+    }
+  }
+}
+
+/// The narrow kernel of policy P for `c` (N ≤ narrow_max_n): the same arguments and
+/// packed arrays as gemm_source's kernel, vectors along the weights instead of along N.
+/// Throws gapp::invalid_argument where has_narrow<P>(c) is false.
+template <class P>
+kernel_source narrow_source(const gemm_config& c) {
+  static_assert(is_policy_v<P>, "gapp::kernels::narrow_source needs a gapp::policy");
+  if (!has_narrow<P>(c))
+    throw invalid_argument(std::string("narrow_source: no narrow kernel for the ") + to_string(c.mode) +
+                           " walk of this policy");
+  kernel_source k = detail::program<P>("gapp_gemm_narrow", c, true, cl_source::narrow_gemm, gemm_kernel_args(),
+                                       "GAPP_GEMM_PARAMS", "-cl-mad-enable");
+  k.source.insert(0, "#define GAPP_NARROW_MAX " + std::to_string(narrow_max_n) + "\n");
+  return k;
+}
+
+/// The narrow kernel's grid over `rows` rows: one work-item per RM rows and every column,
+/// work-groups of 1 × TM/RM (one tile row each).
+template <class P>
+grid_rule narrow_grid(std::size_t rows) {
+  return {rows, narrow_max_n, static_cast<std::size_t>(P::rm), {1, static_cast<std::size_t>(P::tm / P::rm)}, true};
 }
 
 /// Launch geometry of a GEMM kernel computing `rows` output rows over N columns.

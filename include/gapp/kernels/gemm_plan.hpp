@@ -65,14 +65,40 @@ struct plan_arg {
   }
 };
 
+/// A second kernel over a launch's arguments, for launches of at most `max_n` columns.
+struct narrow_plan {
+  kernel_source source;
+  grid_rule grid;
+  std::size_t max_n = 0;
+};
+
+/// The GEMM of an implicit convolution's plan as it reads an im2col matrix instead: the
+/// same arguments and packed arrays, X a K × N matrix (IH and IW unused).
+struct matrix_plan {
+  kernel_source source;
+  grid_rule grid;
+  std::optional<narrow_plan> narrow;
+};
+
 /// One kernel launch: source, arguments in the kernel's order, geometry.
 struct launch_plan {
   kernel_source source;
   gemm_config config; ///< what the source's preamble was generated from
   std::vector<plan_arg> args;
   grid_rule grid;
+  /// Where the family has one (kernels::has_narrow): the narrow kernel, which takes the same
+  /// arguments — the same uploaded arrays — and runs launches of N ≤ narrow->max_n
+  /// (a fully connected layer at a small batch) with vectors along the weights.
+  std::optional<narrow_plan> narrow;
+  /// For an implicit convolution (config.implicit): the kernels that read the im2col matrix,
+  /// so that one operation can run the convolution either way (gemm_op::enqueue with a
+  /// column matrix, enqueue_conv with the input).
+  std::optional<matrix_plan> matrix;
 
-  launch_geometry geometry(std::size_t n) const { return grid.geometry(n); }
+  /// Whether a launch over n columns runs the narrow kernel.
+  bool uses_narrow(std::size_t n) const { return narrow && n <= narrow->max_n; }
+  /// The geometry of a launch over n columns (of an implicit convolution: over its input).
+  launch_geometry geometry(std::size_t n) const { return uses_narrow(n) ? narrow->grid.geometry(n) : grid.geometry(n); }
 
   /// The argument named `name`; throws gapp::invalid_argument if the kernel has none.
   const plan_arg& arg(std::string_view name) const {
@@ -217,6 +243,14 @@ public:
     l.config = cfg_;
     l.args = b.take();
     l.grid = gemm_grid<P>(m);
+    if (has_narrow<P>(cfg_)) l.narrow = narrow_plan{narrow_source<P>(cfg_), narrow_grid<P>(m), narrow_max_n};
+    if (cfg_.implicit) {
+      gemm_config mc = cfg_;
+      mc.implicit = false, mc.kh = mc.kw = 1;
+      matrix_plan mp{gemm_source<P>(mc), gemm_grid<P>(m), std::nullopt};
+      if (has_narrow<P>(mc)) mp.narrow = narrow_plan{narrow_source<P>(mc), narrow_grid<P>(m), narrow_max_n};
+      l.matrix = std::move(mp);
+    }
     plan_.gemm = std::move(l);
   }
 

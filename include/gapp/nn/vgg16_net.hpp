@@ -3,6 +3,8 @@
 // matching gapp kernel. An application of the runtime: it lives above it.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -33,6 +35,12 @@ public:
     /// Convolutions as implicit GEMMs (the GEMM reads the activations, no im2col) where the
     /// policy's family can: the direct family, every technique but element-wise and N:M.
     bool implicit_conv = true;
+    /// With implicit_conv: the first forward pass runs each convolution that can be implicit
+    /// both ways — implicit GEMM and im2col + GEMM, three times each, interleaved — and keeps
+    /// the faster on this device for the passes after it (lowerings() says which and why).
+    /// Which wins depends on the CPU and the layer: on an AMD EPYC (Zen 5) im2col + GEMM won
+    /// on most VGG16-224 layers, on small images with few channels the implicit GEMM did.
+    bool choose_lowering = true;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
     /// Keep-masks fixed elsewhere (e.g. gapp-prune's files after fine-tuning), one entry per
     /// layer, each gemm_rows × gemm_cols (1 = kept) or empty for a layer that runs dense.
@@ -120,7 +128,7 @@ public:
         convs_.push_back(std::make_unique<opencl::conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), opencl::conv_geometry{1, 1}));
         ops_.push_back(nullptr);
         const std::size_t n = batch_ * l.in_size * l.in_size;
-        if (!convs_.back()->implicit()) max_col = std::max(max_col, l.shape.gemm_cols() * n);
+        if (!convs_.back()->implicit() || opt.choose_lowering) max_col = std::max(max_col, l.shape.gemm_cols() * n);
         max_act = std::max(max_act, l.shape.out_channels * n);
       } else {
         convs_.push_back(nullptr);
@@ -131,7 +139,24 @@ public:
     a_ = buffer(max_act);
     b_ = buffer(max_act);
     col_ = buffer(max_col);
+    lowerings_.resize(layers_.size());
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      if (!convs_[i]) continue;
+      lowerings_[i].implicit = convs_[i]->implicit();
+      lowerings_[i].pending = opt.choose_lowering && convs_[i]->can_run_implicit();
+    }
   }
+
+  /// How a layer's convolution runs: implicit GEMM or im2col + GEMM, and, where the net chose
+  /// by measuring (options::choose_lowering), the median wall time of each way in ms.
+  struct lowering {
+    bool implicit = false;
+    bool measured = false;
+    double implicit_ms = 0, im2col_ms = 0;
+    bool pending = false; ///< not measured yet (before the first forward pass)
+  };
+  /// One entry per layer (fully connected layers: implicit false, not measured).
+  const std::vector<lowering>& lowerings() const { return lowerings_; }
 
   /// Logits (batch × classes, row-major) for an NCHW input batch.
   std::vector<float> forward(const cl::CommandQueue& q, const tensor4& input) {
@@ -152,6 +177,7 @@ public:
       const auto& l = layers_[i];
       const std::string& name = l.display;
       if (l.conv) {
+        if (lowerings_[i].pending) choose_lowering(q, i, *in, *out);
         cl::Event e_col;
         cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
         if (e_col() != nullptr) events_.push_back({name + " im2col", e_col}); // none when implicit
@@ -210,6 +236,29 @@ public:
   const std::vector<vgg16_layer>& layers() const { return layers_; }
 
 private:
+  /// Times conv layer i both ways on the queue (one warm-up each, then three interleaved
+  /// rounds, medians of wall time) and keeps the faster.
+  void choose_lowering(const cl::CommandQueue& q, std::size_t i, const cl::Buffer& in, const cl::Buffer& out) {
+    auto& c = *convs_[i];
+    const auto& l = layers_[i];
+    auto once = [&](bool im2col) {
+      c.set_im2col(im2col);
+      const auto t0 = std::chrono::steady_clock::now();
+      c.enqueue(q, in, out, batch_, l.in_size, l.in_size, col_).wait();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    once(false), once(true);
+    std::vector<double> ti, tc;
+    for (int r = 0; r < 3; ++r) ti.push_back(once(false)), tc.push_back(once(true));
+    std::sort(ti.begin(), ti.end());
+    std::sort(tc.begin(), tc.end());
+    lowering& lw = lowerings_[i];
+    lw.implicit_ms = ti[1], lw.im2col_ms = tc[1];
+    lw.implicit = lw.implicit_ms <= lw.im2col_ms;
+    lw.measured = true, lw.pending = false;
+    c.set_im2col(!lw.implicit);
+  }
+
   /// Runs f; an error it throws is thrown again, of the same type, with the layer named.
   template <class F>
   static auto in_layer(const vgg16_layer& l, F&& f) -> decltype(f()) {
@@ -258,6 +307,7 @@ private:
   std::size_t total_ = 0, kept_ = 0;
   double all_l2_ = 0, kept_l2_ = 0;
   std::vector<std::pair<std::string, cl::Event>> events_;
+  std::vector<lowering> lowerings_;
   std::mutex mutex_;
 };
 

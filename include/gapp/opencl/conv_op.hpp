@@ -64,7 +64,13 @@ public:
   }
 
   /// True when the GEMM reads the input directly (no im2col, no scratch).
-  bool implicit() const { return gemm_->plan().implicit(); }
+  bool implicit() const { return gemm_->plan().implicit() && !use_im2col_; }
+  /// Whether the GEMM can read the input directly (a plan made for this implicit convolution);
+  /// such an operation runs either way, as set_im2col chooses.
+  bool can_run_implicit() const { return gemm_->plan().implicit(); }
+  /// Runs the convolution as im2col + GEMM (`on`) or as the implicit GEMM it was planned as
+  /// (a plan that is not implicit always runs im2col). Not while another thread enqueues.
+  void set_im2col(bool on) { use_im2col_ = on; }
 
   std::size_t out_size(std::size_t in, std::size_t kernel) const {
     if (in + 2 * geo_.pad < kernel) throw shape_error("conv2d_op: kernel larger than the padded input");
@@ -112,6 +118,7 @@ private:
   conv_geometry geo_;
   std::unique_ptr<gemm_op<P>> gemm_;
   cl::Kernel im2col_;
+  bool use_im2col_ = false;
   std::mutex mutex_;
 };
 

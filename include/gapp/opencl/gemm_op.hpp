@@ -76,15 +76,20 @@ public:
   /// The source of the computing kernel (for a plan that only fills rows, the fill kernel's).
   const kernels::kernel_source& source() const { return gemm_ ? gemm_->source : fill_->source; }
   kernels::launch_geometry geometry(std::size_t n) const { return (gemm_ ? gemm_ : fill_)->plan->geometry(n); }
+  /// Whether enqueue() over n columns runs the narrow kernel (kernels::launch_plan::narrow).
+  bool uses_narrow(std::size_t n) const {
+    if (!gemm_) return false;
+    const kernels::launch_plan& l = *gemm_->plan;
+    return l.matrix ? l.matrix->narrow && n <= l.matrix->narrow->max_n : l.uses_narrow(n);
+  }
 
   /// Enqueues Y = act(W·X + bias) for X[K×N], Y[M×N] (row-major float buffers; X and Y
-  /// distinct). Returns the event of the last command. Throws gapp::shape_error for buffers
-  /// too small for N, gapp::invalid_argument for X and Y being the same buffer or for a plan
-  /// that reads a convolution's input (use enqueue_conv).
+  /// distinct). Returns the event of the last command. For a plan made for an implicit
+  /// convolution X is its im2col matrix (the plan's matrix kernels: the convolution the
+  /// other way). Throws gapp::shape_error for buffers too small for N, gapp::invalid_argument
+  /// for X and Y being the same buffer.
   cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n,
                     const std::vector<cl::Event>* wait = nullptr) {
-    if (plan_.implicit())
-      throw invalid_argument("gemm_op: this operation reads a convolution's CNHW input (implicit): use enqueue_conv");
     return run(q, X, Y, n, 0, 0, wait);
   }
 
@@ -106,28 +111,63 @@ private:
     const kernels::launch_plan* plan = nullptr;
     kernels::kernel_source source;
     cl::Kernel kernel;
+    cl::Kernel narrow;        ///< the plan's narrow kernel, over the same arrays (none if the plan has none)
+    cl::Kernel matrix, matrix_narrow; ///< an implicit convolution's kernels over its im2col matrix
     std::vector<cl::Buffer> arrays;
   };
+
+  /// The kernel a launch over n columns runs: reading a convolution's input (`conv`) or a matrix.
+  struct chosen_kernel {
+    cl::Kernel* kernel;
+    const kernels::kernel_source* source;
+    kernels::launch_geometry geometry;
+  };
+  static chosen_kernel choose(live_kernel& k, std::size_t n, bool conv) {
+    const kernels::launch_plan& l = *k.plan;
+    if (!conv && l.matrix) {
+      if (l.matrix->narrow && n <= l.matrix->narrow->max_n)
+        return {&k.matrix_narrow, &l.matrix->narrow->source, l.matrix->narrow->grid.geometry(n)};
+      return {&k.matrix, &l.matrix->source, l.matrix->grid.geometry(n)};
+    }
+    if (!conv && l.uses_narrow(n)) return {&k.narrow, &l.narrow->source, l.narrow->grid.geometry(n)};
+    return {&k.kernel, &k.source, l.grid.geometry(n)};
+  }
 
   std::unique_ptr<live_kernel> make(program_cache& cache, const kernels::launch_plan& l, bool device_tuning) {
     auto k = std::make_unique<live_kernel>();
     k->plan = &l;
     k->source = l.source;
     if (device_tuning && l.source.name == "gapp_gemm") k->source.options += device_options<P>(dev_);
-    cl_int err = CL_SUCCESS;
-    k->kernel = cl::Kernel(cache.get(ctx_, dev_, k->source), k->source.name.c_str(), &err);
-    detail::check(err, ("clCreateKernel(" + k->source.name + ")").c_str());
+    k->kernel = build(cache, k->source, l.grid);
+    if (l.narrow) k->narrow = build(cache, l.narrow->source, l.narrow->grid);
+    if (l.matrix) {
+      kernels::kernel_source ms = l.matrix->source;
+      if (device_tuning) ms.options += device_options<P>(dev_);
+      k->matrix = build(cache, ms, l.matrix->grid);
+      if (l.matrix->narrow) k->matrix_narrow = build(cache, l.matrix->narrow->source, l.matrix->narrow->grid);
+    }
     for (const kernels::plan_arg& a : l.args)
       k->arrays.push_back(a.source == kernels::arg_source::array && a.bound ? upload(a.bytes) : cl::Buffer());
-    if (l.grid.fixed_group) {
-      std::size_t wg = 0;
-      k->kernel.getWorkGroupInfo(dev_, CL_KERNEL_WORK_GROUP_SIZE, &wg);
-      const std::size_t need = l.grid.group[0] * l.grid.group[1];
-      if (wg != 0 && wg < need)
-        throw policy_error("the " + plan_.variant + " kernel runs at most " + std::to_string(wg) +
-                           " work-items per work-group on this device, the policy needs " + std::to_string(need));
-    }
     return k;
+  }
+
+  /// The kernel of `src`, checked against the work-group size its grid needs.
+  cl::Kernel build(program_cache& cache, const kernels::kernel_source& src, const kernels::grid_rule& grid) {
+    cl_int err = CL_SUCCESS;
+    cl::Kernel kernel(cache.get(ctx_, dev_, src), src.name.c_str(), &err);
+    detail::check(err, ("clCreateKernel(" + src.name + ")").c_str());
+    check_group(kernel, grid);
+    return kernel;
+  }
+
+  void check_group(const cl::Kernel& kernel, const kernels::grid_rule& grid) const {
+    if (!grid.fixed_group) return;
+    std::size_t wg = 0;
+    kernel.getWorkGroupInfo(dev_, CL_KERNEL_WORK_GROUP_SIZE, &wg);
+    const std::size_t need = grid.group[0] * grid.group[1];
+    if (wg != 0 && wg < need)
+      throw policy_error("the " + plan_.variant + " kernel runs at most " + std::to_string(wg) +
+                         " work-items per work-group on this device, the policy needs " + std::to_string(need));
   }
 
   cl::Event run(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n, std::size_t h,
@@ -135,8 +175,9 @@ private:
     if (n == 0 || n > 0x7fffffff || plan_.cols * n > 0x7fffffff || plan_.rows * n > 0x7fffffff)
       throw invalid_argument("gemm_op: N = " + std::to_string(n) + " is out of range");
     if (X() == Y()) throw invalid_argument("gemm_op: X and Y are the same buffer (the kernels read X while writing Y)");
+    const bool conv = h > 0; // enqueue_conv: X is the convolution's input
     const std::size_t x_rows =
-        plan_.implicit() ? plan_.cols / static_cast<std::size_t>(plan_.gemm->config.kh * plan_.gemm->config.kw) : plan_.cols;
+        conv ? plan_.cols / static_cast<std::size_t>(plan_.gemm->config.kh * plan_.gemm->config.kw) : plan_.cols;
     check_size(X, x_rows * n, "X");
     check_size(Y, plan_.rows * n, "Y");
     std::lock_guard<std::mutex> lock(mutex_);
@@ -152,22 +193,24 @@ private:
   cl::Event launch(const cl::CommandQueue& q, live_kernel& k, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n,
                    std::size_t h, std::size_t w, const std::vector<cl::Event>* wait) {
     const std::vector<kernels::plan_arg>& args = k.plan->args;
+    const chosen_kernel c = choose(k, n, h > 0);
+    cl::Kernel& kernel = *c.kernel;
     for (cl_uint i = 0; i < args.size(); ++i) {
       switch (args[i].source) {
-      case kernels::arg_source::constant: set(k.kernel, i, static_cast<cl_int>(args[i].value)); break;
-      case kernels::arg_source::launch_n: set(k.kernel, i, static_cast<cl_int>(n)); break;
-      case kernels::arg_source::input_x: set(k.kernel, i, X); break;
-      case kernels::arg_source::output_y: set(k.kernel, i, Y); break;
-      case kernels::arg_source::launch_h: set(k.kernel, i, static_cast<cl_int>(h)); break;
-      case kernels::arg_source::launch_w: set(k.kernel, i, static_cast<cl_int>(w)); break;
-      case kernels::arg_source::array: set(k.kernel, i, k.arrays[i]); break;
+      case kernels::arg_source::constant: set(kernel, i, static_cast<cl_int>(args[i].value)); break;
+      case kernels::arg_source::launch_n: set(kernel, i, static_cast<cl_int>(n)); break;
+      case kernels::arg_source::input_x: set(kernel, i, X); break;
+      case kernels::arg_source::output_y: set(kernel, i, Y); break;
+      case kernels::arg_source::launch_h: set(kernel, i, static_cast<cl_int>(h)); break;
+      case kernels::arg_source::launch_w: set(kernel, i, static_cast<cl_int>(w)); break;
+      case kernels::arg_source::array: set(kernel, i, k.arrays[i]); break;
       }
     }
-    const kernels::launch_geometry g = k.plan->geometry(n);
+    const kernels::launch_geometry& g = c.geometry;
     const cl::NDRange local = g.local[0] ? cl::NDRange(g.local[0], g.local[1]) : cl::NullRange;
     cl::Event e;
-    detail::check(q.enqueueNDRangeKernel(k.kernel, cl::NullRange, cl::NDRange(g.global[0], g.global[1]), local, wait, &e),
-                  ("clEnqueueNDRangeKernel(" + k.source.name + ")").c_str());
+    detail::check(q.enqueueNDRangeKernel(kernel, cl::NullRange, cl::NDRange(g.global[0], g.global[1]), local, wait, &e),
+                  ("clEnqueueNDRangeKernel(" + c.source->name + ")").c_str());
     return e;
   }
 
