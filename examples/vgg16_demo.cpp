@@ -100,7 +100,7 @@ int main(int argc, char** argv) try {
     double dense_ms = 0, logit_scale = 0;
     for (auto t : techs) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::printf("[%-8s] pruning, packing and building kernels:", gapp::to_string(t));
+      std::printf("[%-8s] pruning, packing and building kernels:", gapp::to_string(t).c_str());
       std::fflush(stdout);
       typename gapp::nn::vgg16_net<P>::options opt;
       opt.tech = t, opt.sparsity = a.sparsity, opt.batch = a.batch;

@@ -151,6 +151,55 @@ void expect_refused(const packed<P, U>& good, const char* field, F&& corrupt) {
 
 } // namespace
 
+TEST_CASE("plan: the narrow kernel for N of at most 4, and an implicit plan's matrix kernels", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(6);
+  const auto w = ref::random_weights(g, 70 * 100, 0);
+  const auto plan = kernels::plan_gemm<P>(matrix_view(w, 70, 100));
+  const auto& l = *plan.gemm;
+  REQUIRE(l.narrow);
+  REQUIRE(l.narrow->source.name == "gapp_gemm_narrow");
+  REQUIRE(l.narrow->max_n == kernels::narrow_max_n);
+  REQUIRE(l.uses_narrow(1));
+  REQUIRE(l.uses_narrow(kernels::narrow_max_n));
+  REQUIRE(!l.uses_narrow(kernels::narrow_max_n + 1));
+  // one work-item per RM rows and all columns, one tile row per work-group: 70 rows = 2 tile rows
+  const auto gn = l.geometry(3);
+  REQUIRE(gn.global[0] == 1);
+  REQUIRE(gn.local[0] == 1);
+  REQUIRE(gn.local[1] == static_cast<std::size_t>(P::tm / P::rm));
+  REQUIRE(gn.global[1] == 2 * static_cast<std::size_t>(P::tm / P::rm));
+  const auto gw = l.geometry(5), want = kernels::gemm_geometry<P>(70, 5);
+  REQUIRE((gw.global[0] == want.global[0] && gw.global[1] == want.global[1]));
+  REQUIRE(!l.matrix); // only an implicit convolution's plan has matrix kernels
+
+  // none where the register tile is not a vector of rows (RM 12), nor for the local family,
+  // element-wise or N:M
+  using rm12 = policy<device_traits<16, 4096, 1 << 20, 16, lane_mapping::vector>,
+                      tiling<96, 32, 32, 12, 32, 4, staging::direct>>;
+  REQUIRE(!kernels::plan_gemm<rm12>(matrix_view(w, 70, 100)).gemm->narrow);
+  REQUIRE(!kernels::plan_gemm<presets::nvidia>(matrix_view(w, 70, 100)).gemm->narrow);
+  const matrix_view wv(w, 70, 100);
+  REQUIRE(!kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::element{}, 0.5))).gemm->narrow);
+  REQUIRE(!kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::nm{2, 4}))).gemm->narrow);
+  REQUIRE(kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::simd{}, 0.5))).gemm->narrow);
+  REQUIRE(kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::tile{}, 0.5))).gemm->narrow);
+
+  // an implicit convolution: the conv kernel reads the input, the matrix kernels (wide and
+  // narrow) read a column matrix, over the same arguments
+  const auto wc = ref::random_weights(g, 16 * 27, 0);
+  kernels::plan_options o;
+  o.implicit_kh = o.implicit_kw = 3;
+  const auto pc = kernels::plan_gemm<P>(matrix_view(wc, 16, 27), o);
+  REQUIRE(pc.implicit());
+  REQUIRE(!pc.gemm->narrow);
+  REQUIRE(pc.gemm->matrix);
+  REQUIRE(pc.gemm->matrix->narrow);
+  REQUIRE(pc.gemm->source.source.find("#define GAPP_IMPLICIT 1") != std::string::npos);
+  REQUIRE(pc.gemm->matrix->source.source.find("#define GAPP_IMPLICIT 0") != std::string::npos);
+  REQUIRE(pc.gemm->matrix->source.name == "gapp_gemm");
+}
+
 TEST_CASE("validation: every field of every packed format is checked", "[plan][validate]") {
   using P = presets::pocl_avx512;
   std::mt19937 g(3);
