@@ -85,6 +85,7 @@ void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::
   st.SetLabel(gapp::to_string(t));
   set_vgg_counters(st, wall, net.sparsity(), network_flops(w, input.n));
   st.counters["implicit_layers"] = implicit_layers;
+  st.counters["kept_l2"] = net.kept_l2_fraction();
 }
 
 // ------------------------------------------------------------------ registration
