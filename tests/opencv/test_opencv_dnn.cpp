@@ -113,9 +113,15 @@ TEST_CASE("opencv_dnn: dense gapp layers agree with OpenCV's own backend; uncove
     CHECK(c1.calls == 1);
     CHECK(c1.bytes_to_device == 2 * 3 * 12 * 12 * 4);
     CHECK(c1.bytes_from_device == 2 * 32 * 12 * 12 * 4);
+    // a stride-1 "same" convolution: timed both ways at its first call, the faster kept
+    CHECK(c1.lowering_measured);
+    CHECK(c1.implicit_ms > 0);
+    CHECK(c1.im2col_ms > 0);
+    CHECK(c1.implicit == (c1.implicit_ms <= c1.im2col_ms));
     const auto& c2 = find(rs, "conv2.weight"); // stride 2: im2col
     CHECK(c2.on_gapp);
     CHECK(!c2.implicit);
+    CHECK(!c2.lowering_measured);
     CHECK(c2.fused_relu);
     CHECK(!c2.fused_batch_norm);
     const auto& sh = find(rs, "short.weight"); // followed by the residual add: nothing fused

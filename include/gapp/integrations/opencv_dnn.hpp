@@ -77,6 +77,11 @@ struct options {
   std::string policy_name;
   /// Use implicit-GEMM convolutions where the policy's family can (stride 1, "same" padding).
   bool implicit_conv = true;
+  /// With implicit_conv: a convolution's first forward call runs it both ways — implicit GEMM
+  /// and im2col + GEMM, one warm-up and three interleaved rounds each, medians of wall time —
+  /// and the calls after it run the faster (which wins depends on the CPU and the layer, see
+  /// docs/nn.md); layer_record says which and both times.
+  bool choose_lowering = true;
 };
 
 /// What happened to one layer, and what its forward calls cost.
@@ -91,6 +96,10 @@ struct layer_record {
   /// is folded in); null when the layer runs dense.
   std::shared_ptr<const std::vector<std::uint8_t>> keep;
   bool fused_batch_norm = false, fused_relu = false, implicit = false;
+  /// The convolution was timed both ways at its first call (options::choose_lowering):
+  /// medians in ms; `implicit` is the way it runs since.
+  bool lowering_measured = false;
+  double implicit_ms = 0.0, im2col_ms = 0.0;
   std::size_t calls = 0;
   std::size_t bytes_to_device = 0, bytes_from_device = 0;
   double copy_ms = 0.0;   ///< host wall time of the input and output copies (and reorders)
@@ -557,6 +566,7 @@ public:
     const std::size_t oc = y.size[1], oh = y.size[2], ow = y.size[3];
     this->ensure_op([&](const opencl::gemm_options& go0, auto&& make) {
       opencl::gemm_options go = go0;
+      go.narrow = false; // N is the image's pixels: the narrow kernel would never run
       const bool same = stride_h_ == 1 && stride_w_ == 1 && shape_.kernel_h == shape_.kernel_w && 2 * pad_ + 1 == shape_.kernel_h;
       if (this->st_->opt.implicit_conv && same)
         go.implicit_kh = static_cast<int>(shape_.kernel_h), go.implicit_kw = static_cast<int>(shape_.kernel_w);
@@ -564,18 +574,45 @@ public:
       conv_ = std::make_unique<opencl::conv2d_op<P>>(this->st_->ctx, this->st_->dev, this->st_->cache, shape_,
                                                      std::move(pg.op), opencl::conv_geometry{stride_h_, pad_});
       this->rec_->implicit = conv_->implicit();
+      choose_pending_ = this->st_->opt.choose_lowering && conv_->can_run_implicit();
     });
     this->run_on_device(x.ptr<float>(), n, c, h * w, y.ptr<float>(), oc, oh * ow,
                         [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) {
+                          if (choose_pending_) choose_lowering(q, xb, yb, n, h, w);
                           cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
                           conv_->enqueue(q, xb, yb, n, h, w, scratch);
                         });
   }
 
 private:
+  /// Times the convolution both ways on this call's input and keeps the faster.
+  void choose_lowering(const cl::CommandQueue& q, const cl::Buffer& xb, const cl::Buffer& yb, std::size_t n,
+                       std::size_t h, std::size_t w) {
+    conv_->set_im2col(true);
+    cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
+    auto once = [&](bool im2col) {
+      conv_->set_im2col(im2col);
+      const auto t0 = std::chrono::steady_clock::now();
+      conv_->enqueue(q, xb, yb, n, h, w, scratch).wait();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    once(false), once(true);
+    std::vector<double> ti, tc;
+    for (int r = 0; r < 3; ++r) ti.push_back(once(false)), tc.push_back(once(true));
+    std::sort(ti.begin(), ti.end());
+    std::sort(tc.begin(), tc.end());
+    layer_record& r = *this->rec_;
+    r.implicit_ms = ti[1], r.im2col_ms = tc[1];
+    r.implicit = r.implicit_ms <= r.im2col_ms;
+    r.lowering_measured = true;
+    conv_->set_im2col(!r.implicit);
+    choose_pending_ = false;
+  }
+
   conv_shape shape_;
   std::size_t stride_h_, stride_w_, pad_;
   std::unique_ptr<opencl::conv2d_op<P>> conv_;
+  bool choose_pending_ = false;
   cl::Buffer col_;
   std::size_t col_floats_ = 0;
 };

@@ -35,6 +35,10 @@ struct plan_options {
   /// — on the direct family, for every walk but element-wise and N:M; elsewhere the plan
   /// stays explicit (gemm_plan::implicit() says which).
   int implicit_kh = 0, implicit_kw = 0;
+  /// Add the narrow kernel for launches of N ≤ narrow_max_n where the family has one (a
+  /// convolution, whose N is the image's pixels, never launches it: leave it off there and
+  /// nothing is built for it).
+  bool narrow = true;
 };
 
 /// Where a kernel argument's value comes from when the kernel is launched.
@@ -77,7 +81,6 @@ struct narrow_plan {
 struct matrix_plan {
   kernel_source source;
   grid_rule grid;
-  std::optional<narrow_plan> narrow;
 };
 
 /// One kernel launch: source, arguments in the kernel's order, geometry.
@@ -243,13 +246,11 @@ public:
     l.config = cfg_;
     l.args = b.take();
     l.grid = gemm_grid<P>(m);
-    if (has_narrow<P>(cfg_)) l.narrow = narrow_plan{narrow_source<P>(cfg_), narrow_grid<P>(m), narrow_max_n};
+    if (opt_.narrow && has_narrow<P>(cfg_)) l.narrow = narrow_plan{narrow_source<P>(cfg_), narrow_grid<P>(m), narrow_max_n};
     if (cfg_.implicit) {
       gemm_config mc = cfg_;
       mc.implicit = false, mc.kh = mc.kw = 1;
-      matrix_plan mp{gemm_source<P>(mc), gemm_grid<P>(m), std::nullopt};
-      if (has_narrow<P>(mc)) mp.narrow = narrow_plan{narrow_source<P>(mc), narrow_grid<P>(m), narrow_max_n};
-      l.matrix = std::move(mp);
+      l.matrix = matrix_plan{gemm_source<P>(mc), gemm_grid<P>(m)};
     }
     plan_.gemm = std::move(l);
   }

@@ -107,6 +107,7 @@ public:
       go.bias = w.params[i].bias;
       if (l.conv && opt.implicit_conv)
         go.implicit_kh = static_cast<int>(l.shape.kernel_h), go.implicit_kw = static_cast<int>(l.shape.kernel_w);
+      go.narrow = !l.conv || batch_ * l.in_size * l.in_size <= kernels::narrow_max_n; // N = batch × pixels
       // per layer: a sparse layer without a mask is pruned here, at its sparsity
       const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()
                               : opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv

@@ -30,10 +30,12 @@ struct gemm_options {
   /// Implicit convolution (kernels::plan_options): > 0 makes the GEMM read a kh × kw
   /// convolution's CNHW input directly (enqueue_conv), where the policy's family can.
   int implicit_kh = 0, implicit_kw = 0;
+  bool narrow = true; ///< build the narrow kernel for N ≤ 4 where there is one (kernels::plan_options::narrow)
 
   kernels::plan_options plan() const {
     kernels::plan_options p{epi, bias, fixed_trip_count};
     p.implicit_kh = implicit_kh, p.implicit_kw = implicit_kw;
+    p.narrow = narrow;
     return p;
   }
 };
@@ -77,11 +79,7 @@ public:
   const kernels::kernel_source& source() const { return gemm_ ? gemm_->source : fill_->source; }
   kernels::launch_geometry geometry(std::size_t n) const { return (gemm_ ? gemm_ : fill_)->plan->geometry(n); }
   /// Whether enqueue() over n columns runs the narrow kernel (kernels::launch_plan::narrow).
-  bool uses_narrow(std::size_t n) const {
-    if (!gemm_) return false;
-    const kernels::launch_plan& l = *gemm_->plan;
-    return l.matrix ? l.matrix->narrow && n <= l.matrix->narrow->max_n : l.uses_narrow(n);
-  }
+  bool uses_narrow(std::size_t n) const { return gemm_ && !gemm_->plan->matrix && gemm_->plan->uses_narrow(n); }
 
   /// Enqueues Y = act(W·X + bias) for X[K×N], Y[M×N] (row-major float buffers; X and Y
   /// distinct). Returns the event of the last command. For a plan made for an implicit
@@ -112,7 +110,7 @@ private:
     kernels::kernel_source source;
     cl::Kernel kernel;
     cl::Kernel narrow;        ///< the plan's narrow kernel, over the same arrays (none if the plan has none)
-    cl::Kernel matrix, matrix_narrow; ///< an implicit convolution's kernels over its im2col matrix
+    cl::Kernel matrix;        ///< an implicit convolution's kernel over its im2col matrix
     std::vector<cl::Buffer> arrays;
   };
 
@@ -124,11 +122,7 @@ private:
   };
   static chosen_kernel choose(live_kernel& k, std::size_t n, bool conv) {
     const kernels::launch_plan& l = *k.plan;
-    if (!conv && l.matrix) {
-      if (l.matrix->narrow && n <= l.matrix->narrow->max_n)
-        return {&k.matrix_narrow, &l.matrix->narrow->source, l.matrix->narrow->grid.geometry(n)};
-      return {&k.matrix, &l.matrix->source, l.matrix->grid.geometry(n)};
-    }
+    if (!conv && l.matrix) return {&k.matrix, &l.matrix->source, l.matrix->grid.geometry(n)};
     if (!conv && l.uses_narrow(n)) return {&k.narrow, &l.narrow->source, l.narrow->grid.geometry(n)};
     return {&k.kernel, &k.source, l.grid.geometry(n)};
   }
@@ -144,7 +138,6 @@ private:
       kernels::kernel_source ms = l.matrix->source;
       if (device_tuning) ms.options += device_options<P>(dev_);
       k->matrix = build(cache, ms, l.matrix->grid);
-      if (l.matrix->narrow) k->matrix_narrow = build(cache, l.matrix->narrow->source, l.matrix->narrow->grid);
     }
     for (const kernels::plan_arg& a : l.args)
       k->arrays.push_back(a.source == kernels::arg_source::array && a.bound ? upload(a.bytes) : cl::Buffer());
