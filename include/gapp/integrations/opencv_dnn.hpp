@@ -588,24 +588,13 @@ private:
   /// Times the convolution both ways on this call's input and keeps the faster.
   void choose_lowering(const cl::CommandQueue& q, const cl::Buffer& xb, const cl::Buffer& yb, std::size_t n,
                        std::size_t h, std::size_t w) {
-    conv_->set_im2col(true);
+    conv_->set_im2col(true); // the scratch the im2col way needs
     cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
-    auto once = [&](bool im2col) {
-      conv_->set_im2col(im2col);
-      const auto t0 = std::chrono::steady_clock::now();
-      conv_->enqueue(q, xb, yb, n, h, w, scratch).wait();
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    };
-    once(false), once(true);
-    std::vector<double> ti, tc;
-    for (int r = 0; r < 3; ++r) ti.push_back(once(false)), tc.push_back(once(true));
-    std::sort(ti.begin(), ti.end());
-    std::sort(tc.begin(), tc.end());
+    const auto t = conv_->choose_lowering(q, xb, yb, n, h, w, scratch);
     layer_record& r = *this->rec_;
-    r.implicit_ms = ti[1], r.im2col_ms = tc[1];
-    r.implicit = r.implicit_ms <= r.im2col_ms;
+    r.implicit_ms = t.implicit_ms, r.im2col_ms = t.im2col_ms;
+    r.implicit = conv_->implicit();
     r.lowering_measured = true;
-    conv_->set_im2col(!r.implicit);
     choose_pending_ = false;
   }
 

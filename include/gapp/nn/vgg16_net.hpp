@@ -237,27 +237,13 @@ public:
   const std::vector<vgg16_layer>& layers() const { return layers_; }
 
 private:
-  /// Times conv layer i both ways on the queue (one warm-up each, then three interleaved
-  /// rounds, medians of wall time) and keeps the faster.
+  /// Times conv layer i both ways on the queue and keeps the faster (conv2d_op::choose_lowering).
   void choose_lowering(const cl::CommandQueue& q, std::size_t i, const cl::Buffer& in, const cl::Buffer& out) {
-    auto& c = *convs_[i];
-    const auto& l = layers_[i];
-    auto once = [&](bool im2col) {
-      c.set_im2col(im2col);
-      const auto t0 = std::chrono::steady_clock::now();
-      c.enqueue(q, in, out, batch_, l.in_size, l.in_size, col_).wait();
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    };
-    once(false), once(true);
-    std::vector<double> ti, tc;
-    for (int r = 0; r < 3; ++r) ti.push_back(once(false)), tc.push_back(once(true));
-    std::sort(ti.begin(), ti.end());
-    std::sort(tc.begin(), tc.end());
+    const auto t = convs_[i]->choose_lowering(q, in, out, batch_, layers_[i].in_size, layers_[i].in_size, col_);
     lowering& lw = lowerings_[i];
-    lw.implicit_ms = ti[1], lw.im2col_ms = tc[1];
-    lw.implicit = lw.implicit_ms <= lw.im2col_ms;
+    lw.implicit_ms = t.implicit_ms, lw.im2col_ms = t.im2col_ms;
+    lw.implicit = convs_[i]->implicit();
     lw.measured = true, lw.pending = false;
-    c.set_im2col(!lw.implicit);
   }
 
   /// Runs f; an error it throws is thrown again, of the same type, with the layer named.

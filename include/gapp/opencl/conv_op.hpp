@@ -3,6 +3,8 @@
 // Activations are CNHW (channel, batch, row, column) on the device.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +73,33 @@ public:
   /// Runs the convolution as im2col + GEMM (`on`) or as the implicit GEMM it was planned as
   /// (a plan that is not implicit always runs im2col). Not while another thread enqueues.
   void set_im2col(bool on) { use_im2col_ = on; }
+
+  /// Medians of the wall time of each way, in ms.
+  struct lowering_times {
+    double implicit_ms = 0, im2col_ms = 0;
+  };
+  /// For an operation that can run implicit: runs the convolution both ways on the queue
+  /// (one warm-up each, then three interleaved rounds, each waited for) and keeps the faster
+  /// (implicit on a tie). `scratch` must hold scratch_floats() of the im2col way; `out` holds
+  /// the convolution afterwards. Throws gapp::invalid_argument for an operation that cannot.
+  lowering_times choose_lowering(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out,
+                                 std::size_t batch, std::size_t h, std::size_t w, const cl::Buffer& scratch) {
+    if (!can_run_implicit()) throw invalid_argument("conv2d_op: choose_lowering needs a GEMM planned as an implicit convolution");
+    auto once = [&](bool im2col) {
+      set_im2col(im2col);
+      const auto t0 = std::chrono::steady_clock::now();
+      enqueue(q, in, out, batch, h, w, scratch).wait();
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    once(false), once(true);
+    std::vector<double> ti, tc;
+    for (int r = 0; r < 3; ++r) ti.push_back(once(false)), tc.push_back(once(true));
+    std::sort(ti.begin(), ti.end());
+    std::sort(tc.begin(), tc.end());
+    const lowering_times t{ti[1], tc[1]};
+    set_im2col(t.im2col_ms < t.implicit_ms);
+    return t;
+  }
 
   std::size_t out_size(std::size_t in, std::size_t kernel) const {
     if (in + 2 * geo_.pad < kernel) throw shape_error("conv2d_op: kernel larger than the padded input");
