@@ -171,10 +171,14 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
     reg(key(l, "openblas", 0), [&l](benchmark::State& st) { bench_openblas(st, l); });
     reg(key(l, "clblast", 0), [&l](benchmark::State& st) { bench_clblast(st, l); });
     register_direct<Direct>(l, sp, true);
+    if (quick) { // the targets name 0.9 too: SIMD and tile units there, the other techniques in the full run
+      reg(key(l, "tile", 0.9), [&l](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::tile{}, 0.9, false); });
+      reg(key(l, "simd", 0.9), [&l](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::simd{}, 0.9, false); });
+    }
     if constexpr (!std::is_same_v<Direct, Local>)
       reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });
   }
-  if (prof) register_tuned<Direct>(*prof, sp);
+  if (prof) register_tuned<Direct>(*prof, quick ? std::vector<double>{0.75, 0.9} : sp);
   const layer& v = vgg16_layer;
   report_shapes.push_back(v);
   reg(key(v, "openblas", 0), [](benchmark::State& st) { bench_vgg16_openblas(st); });
