@@ -41,7 +41,8 @@ const char* const usage =
     "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
     "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
     "its configuration read from the files, batch B, default 1; measured as the network runs them:\n"
-    "implicit GEMMs that read the layer's input where the candidate's family can, or after im2col\n"
+    "implicit GEMMs that read the layer's input, in the padded layout, where the candidate's\n"
+    "family can, or after im2col\n"
     "with --im2col). LIST: dense, simd, tile, multi,\n"
     "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
     "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
@@ -124,9 +125,11 @@ struct runner {
   std::string policy;
   double achieved = 0;
   bool implicit = false; ///< reads the convolution's input (else the im2col matrix)
-  /// (queue, the input X — a K × N matrix, or the C × N input of a convolution —, the im2col
-  /// matrix of that input (convolutions), Y)
-  std::function<cl::Event(const cl::CommandQueue&, const cl::Buffer&, const cl::Buffer&, const cl::Buffer&)> enqueue;
+  bool padded = false;   ///< ... in the padded layout, as the network keeps its activations
+  /// (queue, the input X — a K × N matrix, or the C × N input of a convolution —, that input
+  /// in the padded layout, its im2col matrix (convolutions), Y)
+  std::function<cl::Event(const cl::CommandQueue&, const cl::Buffer&, const cl::Buffer&, const cl::Buffer&, const cl::Buffer&)>
+      enqueue;
 };
 
 /// The im2col matrix (K = C·9 rows, B·H·W columns, padding 1) of a CNHW input, columns
@@ -175,13 +178,16 @@ template <class P>
 runner make_runner(const cl::Context& ctx, const cl::Device& dev, gapp::opencl::program_cache& cache,
                    const std::vector<float>& w, const shape& s, const gapp::technique& t, double sparsity) {
   const gapp::matrix_view wv(w.data(), s.m, s.k);
-  runner r{std::string(P::name), 0, false, {}};
+  runner r{std::string(P::name), 0, false, false, {}};
   gapp::opencl::gemm_options go;
-  if (s.h) go.implicit_kh = go.implicit_kw = 3;
+  if (s.h) go.implicit_kh = go.implicit_kw = 3, go.padded = true; // as vgg16_net runs them
   auto bind = [&](std::shared_ptr<gapp::opencl::gemm_op<P>> op) {
     r.implicit = op->plan().implicit(); // a family that cannot reads the im2col matrix
+    r.padded = op->plan().padded();
     const shape sh = s;
-    r.enqueue = [op, sh](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& xcol, const cl::Buffer& y) {
+    r.enqueue = [op, sh](const cl::CommandQueue& q, const cl::Buffer& x, const cl::Buffer& xpad, const cl::Buffer& xcol,
+                         const cl::Buffer& y) {
+      if (op->plan().padded()) return op->enqueue_conv(q, xpad, y, sh.batch, sh.h, sh.w);
       return op->plan().implicit() ? op->enqueue_conv(q, x, y, sh.batch, sh.h, sh.w) : op->enqueue(q, xcol, y, sh.n);
     };
   };
@@ -358,11 +364,18 @@ int run(int argc, char** argv) {
       for (auto& v : w) v = he(g);
       for (auto& v : x) v = u(g);
       cl::Buffer xb(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
-      cl::Buffer yb(ctx, CL_MEM_READ_WRITE, s.m * s.n * 4);
-      cl::Buffer xcol = xb;
+      // Y holds the plain or the padded output (the larger)
+      const gapp::kernels::padded_extent pe = gapp::kernels::padded_layout(s.batch, s.h, s.w);
+      cl::Buffer yb(ctx, CL_MEM_READ_WRITE, s.m * std::max(s.n, s.h ? pe.plane : 0) * 4);
+      cl::Buffer xcol = xb, xpad = xb;
       if (s.h) {
         std::vector<float> col = im2col3(x, xrows, s.batch, s.h, s.w, s.n);
         xcol = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, col.size() * 4, col.data());
+        std::vector<float> p(xrows * pe.plane, 0.0f);
+        for (std::size_t cb = 0; cb < xrows * s.batch; ++cb)
+          for (std::size_t y = 0; y < s.h; ++y)
+            std::copy_n(&x[(cb * s.h + y) * s.w], s.w, &p[(cb * (s.h + 2) + y + 1) * pe.pitch + 1]);
+        xpad = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p.size() * 4, p.data());
       }
       const std::size_t nref = std::min<std::size_t>(s.n, 96);
       const std::vector<float> xref = s.h ? im2col3(x, xrows, s.batch, s.h, s.w, nref) : x;
@@ -381,14 +394,20 @@ int run(int argc, char** argv) {
                    std::string(P::name));
           if (!gapp::can_implement<P>({s.m, s.n, s.k}, info)) return;
           runner r = make_runner<P>(ctx, dev, cache, w, s, t, sparsity);
-          r.enqueue(q, xb, xcol, yb).wait(); // first launch: builds, warms
-          std::vector<float> y(s.m * s.n);
+          r.enqueue(q, xb, xpad, xcol, yb).wait(); // first launch: builds, warms
+          const std::size_t ys = r.padded ? pe.plane : s.n; // Y's row stride
+          std::vector<float> y(s.m * ys);
           q.enqueueReadBuffer(yb, CL_TRUE, 0, y.size() * 4, y.data());
+          auto at = [&](std::size_t i, std::size_t j) { // output (row i, column j) in Y
+            if (!r.padded) return y[i * ys + j];
+            const std::size_t b = j / (s.h * s.w), p = j % (s.h * s.w);
+            return y[i * ys + b * pe.image + (p / s.w + 1) * pe.pitch + p % s.w + 1];
+          };
           const std::vector<float> ref = reference<P>(w, s, t, sparsity, xref, xref_ld, nchk);
           double err = 0, scale = 1e-6;
           for (std::size_t i = 0; i < s.m; ++i)
             for (std::size_t j = 0; j < nchk; ++j) {
-              err = std::max(err, std::fabs(static_cast<double>(y[i * s.n + j]) - ref[i * nchk + j]));
+              err = std::max(err, std::fabs(static_cast<double>(at(i, j)) - ref[i * nchk + j]));
               scale = std::max(scale, std::fabs(static_cast<double>(ref[i * nchk + j])));
             }
           if (!(err <= 1e-4 * scale))
@@ -402,7 +421,7 @@ int run(int argc, char** argv) {
         for (std::size_t round = 0; round < repeats; ++round)
           for (std::size_t c = 0; c < rs.size(); ++c) {
             const auto t0 = std::chrono::steady_clock::now();
-            rs[c].enqueue(q, xb, xcol, yb).wait();
+            rs[c].enqueue(q, xb, xpad, xcol, yb).wait();
             ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
           }
         for (std::size_t c = 0; c < rs.size(); ++c)

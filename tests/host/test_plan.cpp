@@ -280,3 +280,51 @@ TEST_CASE("vocabulary: unit traits and technique names", "[plan][vocabulary]") {
   REQUIRE_THROWS_WITH(parse_unit("block:4"), Catch::Contains("block:RxC"));
   REQUIRE(std::get<units::channel>(parse_unit("channel", 9)).kernel_area == 9);
 }
+
+TEST_CASE("plan: a padded convolution reads its rows through a per-launch offset table", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(8);
+  const auto wc = ref::random_weights(g, 16 * 27, 0);
+  const matrix_view wv(wc, 16, 27);
+  kernels::plan_options o;
+  o.implicit_kh = o.implicit_kw = 3;
+  o.padded = true;
+  const auto pc = kernels::plan_gemm<P>(wv, o);
+  REQUIRE(pc.padded());
+  REQUIRE(!pc.gemm->matrix); // no im2col way in the padded layout
+  REQUIRE(pc.gemm->source.source.find("#define GAPP_IMPLICIT 2") != std::string::npos);
+  REQUIRE(pc.gemm->arg("kmap").source == kernels::arg_source::padded_rows);
+  // 2 images of 5 x 7: pitch 9, image 63, plane 126, N = 126 - 2 * 10
+  const auto e = kernels::padded_layout(2, 5, 7);
+  REQUIRE((e.pitch == 9 && e.image == 63 && e.plane == 126 && e.first == 10 && e.n == 106));
+  const auto off = kernels::padded_row_offsets(*pc.gemm, 2, 5, 7);
+  REQUIRE(off.size() >= 27 + 64);
+  for (std::size_t r = 0; r < 27; ++r) { // (c, i, j) = (r / 9, r / 3 % 3, r % 3)
+    INFO("row " << r);
+    REQUIRE(off[r] == static_cast<std::int32_t>(r / 9 * 126 + (r / 3 % 3) * 9 + r % 3) - 10);
+  }
+  for (std::size_t k = 27; k < off.size(); ++k) REQUIRE(off[k] == off[26]); // past K: a valid row
+  // channel-compacted W: the table goes through the channel map (channels 0 and 2 kept)
+  std::vector<std::uint8_t> keep(16 * 27, 0);
+  for (std::size_t r = 0; r < 16; ++r)
+    for (std::size_t k = 0; k < 27; ++k) keep[r * 27 + k] = k / 9 != 1;
+  const auto pch = kernels::plan_gemm<P>(pack(wv, mask<P, units::channel>(16, 27, keep, units::channel{9})), o);
+  REQUIRE(pch.padded());
+  const auto offc = kernels::padded_row_offsets(*pch.gemm, 1, 4, 4); // plane 36, pitch 6, first 7
+  for (std::size_t k = 0; k < 18; ++k) {
+    const std::size_t r = k < 9 ? k : k + 9;
+    REQUIRE(offc[k] == static_cast<std::int32_t>(r / 9 * 36 + (r / 3 % 3) * 6 + r % 3) - 7);
+  }
+  // the filter technique fills its pruned rows in the plain layout: not padded; N:M never
+  // reads the input itself; bad requests
+  REQUIRE(!kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::filter{}, 0.5)), o).padded());
+  REQUIRE(!kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::nm{2, 4})), o).padded());
+  REQUIRE_THROWS_AS(kernels::padded_row_offsets(*kernels::plan_gemm<P>(wv).gemm, 1, 4, 4), gapp::invalid_argument);
+  kernels::plan_options no_conv;
+  no_conv.padded = true;
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(wv, no_conv), gapp::invalid_argument);
+  const auto w75 = ref::random_weights(g, 4 * 75, 0);
+  kernels::plan_options five = o;
+  five.implicit_kh = five.implicit_kw = 5;
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(matrix_view(w75, 4, 75), five), gapp::invalid_argument);
+}

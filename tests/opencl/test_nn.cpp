@@ -25,6 +25,15 @@ std::vector<float> to_cnhw(const nn::tensor4& t) {
   return out;
 }
 
+/// CNHW in the padded layout: a border of one `border` pixel around each image.
+std::vector<float> to_padded(const std::vector<float>& cnhw, std::size_t cb, std::size_t h, std::size_t w, float border) {
+  std::vector<float> out(cb * (h + 2) * (w + 2), border);
+  for (std::size_t i = 0; i < cb; ++i)
+    for (std::size_t y = 0; y < h; ++y)
+      std::copy_n(&cnhw[(i * h + y) * w], w, &out[(i * (h + 2) + y + 1) * (w + 2) + 1]);
+  return out;
+}
+
 void require_close(const std::vector<float>& got, const std::vector<float>& want, double tol) {
   REQUIRE(got.size() == want.size());
   double scale = 1e-6;
@@ -57,11 +66,15 @@ void check_conv(gapp::technique t, double sparsity) {
                              {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}, {3, 8, 20, 13, 17, 3, 1, 1},
                              {2, 4, 9, 5, 70, 3, 1, 1}};
   for (const auto& c : cases)
-   for (const bool implicit : {false, true}) {
-    // implicit: the GEMM reads the CNHW input itself (stride 1, "same" padding only)
+   for (const int layout : {0, 1, 2}) {
+    // implicit (1, 2): the GEMM reads the CNHW input itself (stride 1, "same" padding only);
+    // 2: in the padded layout (kernels up to 3x3)
+    const bool implicit = layout > 0, padded = layout == 2;
     if (implicit && (c.stride != 1 || 2 * c.pad + 1 != c.k)) continue;
+    if (padded && c.k > 3) continue;
     INFO("conv " << c.batch << "x" << c.cin << "x" << c.h << "x" << c.w << " -> " << c.cout << " k" << c.k << " s"
-                 << c.stride << " p" << c.pad << " " << gapp::to_string(t) << (implicit ? " implicit" : ""));
+                 << c.stride << " p" << c.pad << " " << gapp::to_string(t) << (implicit ? " implicit" : "")
+                 << (padded ? " padded" : ""));
     const conv_shape s{c.cout, c.cin, c.k, c.k};
     const auto w = ref::random_weights(g, s.size(), 0);
     const auto bias = ref::random_weights(g, c.cout, 0);
@@ -69,6 +82,7 @@ void check_conv(gapp::technique t, double sparsity) {
     opt.epi = {true, true};
     opt.bias = bias;
     if (implicit) opt.implicit_kh = opt.implicit_kw = static_cast<int>(c.k);
+    opt.padded = padded;
     auto pg = gapp::nn::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
                                           s.kernel_area(), opt);
     const auto masked = pg.masked;
@@ -77,8 +91,31 @@ void check_conv(gapp::technique t, double sparsity) {
     const bool expect_implicit =
         implicit && P::mode == staging::direct && !t.is<units::element>() && !t.is<units::nm>();
     REQUIRE(conv.implicit() == expect_implicit);
+    // the filter technique fills its pruned rows with a second kernel, in the plain layout
+    const bool expect_padded = padded && expect_implicit && !t.is<units::filter>();
+    REQUIRE(conv.padded() == expect_padded);
     const auto in = random_input(g, c.batch, c.cin, c.h, c.w);
     const std::size_t oh = conv.out_h(c.h), ow = conv.out_w(c.w);
+    if (expect_padded) {
+      // the input's border is zero; the output buffer starts as 7 everywhere: the computed
+      // span's border cells must come out 0, the cells before and after it stay untouched
+      cl::Buffer ib = to_device(to_padded(to_cnhw(in), c.cin * c.batch, c.h, c.w, 0.0f));
+      const std::size_t pitch = ow + 2, plane = c.batch * (oh + 2) * pitch, first = pitch + 1;
+      cl::Buffer ob = to_device(std::vector<float>(c.cout * plane, 7.0f));
+      conv.enqueue(env.queue, ib, ob, c.batch, c.h, c.w, cl::Buffer()).wait();
+      const auto want = nn::conv2d(in, masked, bias, s, c.stride, c.pad, true);
+      const auto got = from_device(ob, c.cout * plane);
+      std::vector<float> want_p = to_padded(to_cnhw(want), c.cout * c.batch, oh, ow, 0.0f);
+      for (std::size_t m = 0; m < c.cout; ++m)
+        for (std::size_t q = 0; q < first; ++q) want_p[m * plane + q] = want_p[m * plane + plane - 1 - q] = 7.0f;
+      require_close(got, want_p, 1e-4);
+      REQUIRE(!conv.can_run_implicit());
+      REQUIRE_THROWS_AS(conv.set_im2col(true), gapp::invalid_argument);
+      // a plain-layout output buffer is too small for the padded one
+      cl::Buffer small = to_device(std::vector<float>(c.cout * c.batch * oh * ow));
+      REQUIRE_THROWS_AS(conv.enqueue(env.queue, ib, small, c.batch, c.h, c.w, cl::Buffer()), gapp::shape_error);
+      continue;
+    }
     cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(c.cout * c.batch * oh * ow, 7.0f));
     cl::Buffer scratch = conv.implicit() ? cl::Buffer() : to_device(std::vector<float>(conv.scratch_floats(c.batch, c.h, c.w)));
     conv.enqueue(env.queue, ib, ob, c.batch, c.h, c.w, scratch).wait();
@@ -122,6 +159,26 @@ TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {
     lk.maxpool2(env.queue, ib, ob, 4, 3, h, w).wait();
     const auto want = nn::maxpool2(in);
     REQUIRE(from_device(ob, want.data.size()) == to_cnhw(want));
+    // either side in the padded layout: a padded input's border (here 9) is never read, a
+    // padded output's border (here 5) never written
+    const std::size_t oh = h / 2, ow = w / 2;
+    for (const bool ip : {false, true})
+      for (const bool op : {false, true}) {
+        INFO("padded in " << ip << " out " << op);
+        cl::Buffer pi = to_device(ip ? to_padded(to_cnhw(in), 12, h, w, 9.0f) : to_cnhw(in));
+        const std::size_t osz = 12 * (oh + 2 * op) * (ow + 2 * op);
+        cl::Buffer po = to_device(std::vector<float>(osz, 5.0f));
+        lk.maxpool2(env.queue, pi, po, 4, 3, h, w, ip, op).wait();
+        REQUIRE(from_device(po, osz) == (op ? to_padded(to_cnhw(want), 12, oh, ow, 5.0f) : to_cnhw(want)));
+      }
+    // between the layouts and back
+    cl::Buffer pad = to_device(std::vector<float>(12 * (h + 2) * (w + 2), 3.0f)), back = to_device(std::vector<float>(12 * h * w));
+    lk.repad(env.queue, ib, pad, 4, 3, h, w, true).wait();
+    REQUIRE(from_device(pad, 12 * (h + 2) * (w + 2)) == to_padded(to_cnhw(in), 12, h, w, 3.0f));
+    lk.repad(env.queue, pad, back, 4, 3, h, w, false).wait();
+    REQUIRE(from_device(back, 12 * h * w) == to_cnhw(in));
+    REQUIRE_THROWS_AS(lk.repad(env.queue, ib, back, 4, 3, h, w, true), gapp::shape_error); // too small for padded
+    REQUIRE_THROWS_AS(lk.maxpool2(env.queue, ib, ob, 4, 3, h, w, true, false), gapp::shape_error);
   }
   const auto in = random_input(g, 3, 4, 2, 2);
   cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(48));
@@ -148,13 +205,17 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
     for (auto t : {gapp::parse_technique("dense"), gapp::parse_technique("tile"), gapp::parse_technique("simd"),
                    gapp::parse_technique("multi"), gapp::parse_technique("nm:2:4"), gapp::parse_technique("filter"),
                    gapp::parse_technique("element"), gapp::parse_technique("simd-balanced"), gapp::parse_technique("channel")}) {
-     // the convolutions as the net chooses by measuring (default), all implicit, all im2col
-     for (int lowering : {0, 1, 2}) {
+     // the convolutions as the net runs them by default (padded layout where the plan can,
+     // the others chosen by measuring), in the plain layout chosen by measuring, all im2col,
+     // all implicit in the plain layout (batch 1)
+     for (int lowering : {0, 1, 2, 3}) {
+      if (lowering == 3 && batch != 1) continue;
       INFO("batch " << batch << " technique " << gapp::to_string(t) << " lowering " << lowering);
       using P = presets::pocl_avx512;
       gapp::nn::vgg16_net<P>::options opt;
       opt.tech = t, opt.sparsity = 0.5, opt.batch = batch;
-      if (lowering == 1) opt.choose_lowering = false;
+      if (lowering == 1 || lowering == 3) opt.padded = false;
+      if (lowering == 3) opt.choose_lowering = false;
       if (lowering == 2) opt.implicit_conv = false;
       int progress = 0;
       opt.progress = [&](const std::string&) { ++progress; };
@@ -165,8 +226,8 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
       require_close(logits, want, 1e-3);
       if (t != gapp::parse_technique("dense")) REQUIRE(net.sparsity() > 0.3);
       REQUIRE(nn::argmax(logits, 10) == nn::argmax(want, 10));
-      // every conv layer of a technique the direct family runs implicitly: measured both ways
-      // (chosen), implicit (told so) or im2col
+      // every conv layer of a technique the direct family runs implicitly: padded (but the
+      // filter technique's), measured both ways (chosen), implicit (told so) or im2col
       const bool can_implicit = !t.is<units::element>() && !t.is<units::nm>();
       const auto& lw = net.lowerings();
       REQUIRE(lw.size() == 16);
@@ -174,17 +235,19 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
         INFO("layer " << i);
         // conv1_1 runs dense whatever the technique
         const bool conv = i < 13, implicit_able = conv && (can_implicit || i == 0);
+        const bool padded_able = implicit_able && (i == 0 || !t.is<units::filter>());
         REQUIRE(!lw[i].pending);
-        REQUIRE(lw[i].measured == (implicit_able && lowering == 0));
+        REQUIRE(lw[i].padded == (padded_able && lowering == 0));
+        REQUIRE(lw[i].measured == (implicit_able && !lw[i].padded && (lowering == 0 || lowering == 1)));
         if (lw[i].measured) {
           REQUIRE(lw[i].implicit_ms > 0);
           REQUIRE(lw[i].im2col_ms > 0);
           REQUIRE(lw[i].implicit == (lw[i].implicit_ms <= lw[i].im2col_ms));
         } else {
-          REQUIRE(lw[i].implicit == (implicit_able && lowering == 1));
+          REQUIRE(lw[i].implicit == (implicit_able && (lowering == 3 || lw[i].padded)));
         }
       }
-      if (lowering == 0) require_close(net.forward(env.queue, input), want, 1e-3); // the pass after the choice
+      if (lowering <= 1) require_close(net.forward(env.queue, input), want, 1e-3); // the pass after the choice
      }
     }
   }

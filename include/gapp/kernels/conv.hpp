@@ -14,7 +14,7 @@
 
 namespace gapp::kernels {
 
-/// One program with gapp_im2col, gapp_maxpool2 and gapp_flatten.
+/// One program with gapp_im2col, gapp_maxpool2, gapp_repad and gapp_flatten.
 inline kernel_source conv_layers_source() {
   kernel_source k;
   k.name = "gapp_im2col";

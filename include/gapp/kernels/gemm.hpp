@@ -40,7 +40,31 @@ struct gemm_config {
   /// column matrix is written. H and W are the launch's IH and IW.
   bool implicit = false;
   int kh = 1, kw = 1;
+  /// With implicit: X and Y are in the padded layout, C × B × (H+2) × (W+2) with a zero
+  /// border of one pixel around each image, and the kernel computes N = B·(H+2)·(W+2) −
+  /// 2·(W+3) padded columns (from the first interior pixel to the last) with no masks: X row
+  /// k is the input plane shifted by a constant. Y's border cells inside that span are
+  /// written as 0; the W+3 cells before and after it in each plane are never written (a
+  /// buffer zeroed once keeps a zero border). Kernels up to 3 × 3 (the border is one
+  /// pixel); not with the N:M walk.
+  bool padded = false;
 };
+
+/// The padded layout of an h × w image (gemm_config::padded): row pitch w + 2, one image
+/// (h + 2)(w + 2) floats; a plane of `batch` images; the GEMM's N over it and where the
+/// first computed column lies.
+struct padded_extent {
+  std::size_t pitch = 0, image = 0, plane = 0, first = 0, n = 0;
+};
+inline padded_extent padded_layout(std::size_t batch, std::size_t h, std::size_t w) {
+  padded_extent e;
+  e.pitch = w + 2;
+  e.image = (h + 2) * e.pitch;
+  e.plane = batch * e.image;
+  e.first = e.pitch + 1;
+  e.n = e.plane - 2 * e.first;
+  return e;
+}
 
 /// Global and local NDRange sizes (x along N, y along M). A local size of 0 leaves the
 /// work-group size to the runtime.
@@ -217,7 +241,7 @@ std::string preamble(const gemm_config& c, bool direct) {
   define(s, "GAPP_NM_M", c.nm_m);
   define(s, "GAPP_BIAS", c.epi.bias);
   define(s, "GAPP_RELU", c.epi.relu);
-  define(s, "GAPP_IMPLICIT", c.implicit);
+  define(s, "GAPP_IMPLICIT", c.implicit ? (c.padded ? 2 : 1) : 0);
   define(s, "GAPP_KH", c.kh);
   define(s, "GAPP_KW", c.kw);
   return s;
@@ -255,6 +279,9 @@ kernel_source gemm_source(const gemm_config& c) {
   if (c.implicit && (!direct || c.kh < 1 || c.kw < 1 || c.kh % 2 == 0 || c.kw % 2 == 0))
     throw invalid_argument("gemm_source: implicit convolution needs the direct family and an odd kernel, got " +
                            std::to_string(c.kh) + "x" + std::to_string(c.kw));
+  if (c.padded && (!c.implicit || c.kh > 3 || c.kw > 3 || c.mode == walk::nm))
+    throw invalid_argument("gemm_source: the padded layout needs an implicit convolution of at most 3x3 (a one-pixel "
+                           "border) and a walk other than N:M");
   if (c.mode == walk::nm) {
     if (c.nm_n <= 0 || c.nm_m < c.nm_n || c.nm_m > 255)
       throw invalid_argument("N:M kernel needs 0 < N <= M <= 255");

@@ -35,6 +35,11 @@ struct plan_options {
   /// — on the direct family, for every walk but element-wise and N:M; elsewhere the plan
   /// stays explicit (gemm_plan::implicit() says which).
   int implicit_kh = 0, implicit_kw = 0;
+  /// With implicit_kh/kw (at most 3 × 3): the GEMM reads and writes the padded layout
+  /// (gemm_config::padded) — every walk that can be implicit but the filter walk, whose
+  /// pruned rows a second kernel fills; elsewhere the plan keeps the plain layout
+  /// (gemm_plan::padded() says which). A padded plan has no kernel over an im2col matrix.
+  bool padded = false;
   /// Add the narrow kernel for launches of N ≤ narrow_max_n where the family has one (a
   /// convolution, whose N is the image's pixels, never launches it: leave it off there and
   /// nothing is built for it).
@@ -49,6 +54,9 @@ enum class arg_source {
   output_y, ///< the user's Y buffer (M×N)
   launch_h, ///< the launch's input height (implicit convolution)
   launch_w, ///< the launch's input width (implicit convolution)
+  /// a padded convolution's table of X row offsets for the launch's batch, height and width
+  /// (padded_row_offsets; the argument keeps the channel map, if any, in `bytes`)
+  padded_rows,
   array     ///< `bytes`, uploaded once; `bound == false`: never read (pass a null buffer)
 };
 
@@ -121,6 +129,8 @@ struct gemm_plan {
 
   /// True when the GEMM reads X as a convolution's CNHW input (kernels::gemm_config::implicit).
   bool implicit() const { return gemm && gemm->config.implicit; }
+  /// True when that input and the output are in the padded layout (kernels::gemm_config::padded).
+  bool padded() const { return implicit() && gemm->config.padded; }
 
   /// Bytes of the arrays the runtime uploads (weights, indices, maps, bias).
   std::size_t operand_bytes() const {
@@ -227,6 +237,12 @@ public:
                                std::to_string(cols) + ", got " + std::to_string(opt.implicit_kh) + "x" +
                                std::to_string(opt.implicit_kw));
       if (P::mode == staging::direct) cfg_.implicit = true, cfg_.kh = opt.implicit_kh, cfg_.kw = opt.implicit_kw;
+      if (opt.padded && (opt.implicit_kh > 3 || opt.implicit_kw > 3))
+        throw invalid_argument("gemm plan: the padded layout has a one-pixel border, for kernels up to 3x3; got " +
+                               std::to_string(opt.implicit_kh) + "x" + std::to_string(opt.implicit_kw));
+      cfg_.padded = cfg_.implicit && opt.padded;
+    } else if (opt.padded) {
+      throw invalid_argument("gemm plan: the padded layout is for implicit convolutions (set implicit_kh/kw)");
     }
   }
 
@@ -245,9 +261,12 @@ public:
     l.source = gemm_source<P>(cfg_);
     l.config = cfg_;
     l.args = b.take();
+    if (cfg_.padded)
+      for (plan_arg& a : l.args)
+        if (std::string_view(a.arg.name) == "kmap") a.source = arg_source::padded_rows;
     l.grid = gemm_grid<P>(m);
     if (opt_.narrow && has_narrow<P>(cfg_)) l.narrow = narrow_plan{narrow_source<P>(cfg_), narrow_grid<P>(m), narrow_max_n};
-    if (cfg_.implicit) {
+    if (cfg_.implicit && !cfg_.padded) {
       gemm_config mc = cfg_;
       mc.implicit = false, mc.kh = mc.kw = 1;
       l.matrix = matrix_plan{gemm_source<P>(mc), gemm_grid<P>(m)};
@@ -265,7 +284,7 @@ public:
     l.source = csr_source<P>(cfg_.epi);
     l.config = cfg_;
     l.config.mode = walk::csr;
-    l.config.implicit = false, l.config.kh = l.config.kw = 1; // the element-wise kernel reads a matrix
+    l.config.implicit = false, l.config.padded = false, l.config.kh = l.config.kw = 1; // the element-wise kernel reads a matrix
     l.args = b.take();
     l.grid = csr_grid<P>(plan_.rows);
     plan_.gemm = std::move(l);
@@ -302,6 +321,35 @@ private:
 };
 
 } // namespace detail
+
+/// The table a padded convolution's kernel reads in its `kmap` argument (arg_source::
+/// padded_rows) for a launch over `batch` images of h × w: for every computed k (and past K,
+/// up to where the walks read), the offset of its X row in the padded input, from the first
+/// computed column — im2col row r = (c·kh + i)·kw + j at c·plane + (i − (kh−1)/2)·(w+2) +
+/// j − (kw−1)/2, r through the plan's channel map where it has one. Throws gapp::
+/// invalid_argument for a launch that is not padded, gapp::shape_error for offsets beyond
+/// 32 bits.
+inline std::vector<std::int32_t> padded_row_offsets(const launch_plan& l, std::size_t batch, std::size_t h, std::size_t w) {
+  if (!l.config.implicit || !l.config.padded) throw invalid_argument("padded_row_offsets: the launch is not a padded convolution");
+  const plan_arg& km = l.arg("kmap");
+  const std::vector<std::int32_t> map = km.bound ? km.as<std::int32_t>() : std::vector<std::int32_t>{};
+  const std::size_t K = static_cast<std::size_t>(l.arg("K").value), area = static_cast<std::size_t>(l.config.kh * l.config.kw);
+  const padded_extent e = padded_layout(batch, h, w);
+  const std::size_t len = std::max(map.size(), detail::round_up(std::max<std::size_t>(K, 1), 64) + 64);
+  std::vector<std::int32_t> out(len);
+  for (std::size_t k = 0; k < len; ++k) {
+    const std::size_t kk = std::min(k, K - 1); // past K: weights are 0, any valid row will do
+    const std::size_t r = map.empty() ? kk : static_cast<std::size_t>(map[std::min(kk, map.size() - 1)]);
+    const std::size_t c = r / area, t = r % area;
+    const long long off = static_cast<long long>(c * e.plane) +
+                          (static_cast<long long>(t / static_cast<std::size_t>(l.config.kw)) - (l.config.kh - 1) / 2) *
+                              static_cast<long long>(e.pitch) +
+                          static_cast<long long>(t % static_cast<std::size_t>(l.config.kw)) - (l.config.kw - 1) / 2;
+    if (off > 0x7fffffff) throw shape_error("padded_row_offsets: the input exceeds 32-bit offsets");
+    out[k] = static_cast<std::int32_t>(off);
+  }
+  return out;
+}
 
 /// The plan of a dense W (row-major rows×cols): the baseline of policy P's tiling.
 /// Throws gapp::value_error for NaN/Inf weights or bias, gapp::shape_error for a bias of
@@ -357,7 +405,7 @@ gemm_plan plan_gemm(const packed<P, U>& w, const plan_options& opt = {}) {
     // N:M reads one X vector per row and slot, shared by no other row: the implicit load's
     // address arithmetic is not amortised there (measured 2.2x slower on VGG16-224), so
     // N:M reads the im2col matrix
-    c.implicit = false, c.kh = c.kw = 1;
+    c.implicit = false, c.padded = false, c.kh = c.kw = 1;
     // the kernel reads whole register tiles of rows: pad the slots to whole TM tiles
     const std::size_t per_row = w.groups_per_row() * static_cast<std::size_t>(w.n);
     std::vector<float> v(w.values);
@@ -368,6 +416,7 @@ gemm_plan plan_gemm(const packed<P, U>& w, const plan_options& opt = {}) {
     return b.finish("nm");
   } else if constexpr (std::is_same_v<U, units::filter>) {
     c.rowmap = true;
+    c.padded = false; // the fill kernel writes whole rows of the plain layout
     std::vector<std::int32_t> pruned;
     for (std::size_t r = 0, j = 0; r < w.rows; ++r)
       (j < w.kept_rows.size() && static_cast<std::size_t>(w.kept_rows[j]) == r) ? void(++j)

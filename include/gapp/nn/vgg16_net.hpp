@@ -4,8 +4,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +36,13 @@ public:
     /// Convolutions as implicit GEMMs (the GEMM reads the activations, no im2col) where the
     /// policy's family can: the direct family, every technique but element-wise and N:M.
     bool implicit_conv = true;
+    /// With implicit_conv: the activations between convolutions are kept in the padded
+    /// layout (a zero border around each image, kernels::gemm_config::padded), which the
+    /// convolutions read as plain shifted rows and write for the next layer, and the pools
+    /// read and write too. Every convolution whose plan can (the implicit ones but the
+    /// filter technique's) runs that way; the others run in the plain layout, with a copy
+    /// between the layouts where they meet. Off: the plain layout everywhere.
+    bool padded = true;
     /// With implicit_conv: the first forward pass runs each convolution that can be implicit
     /// both ways — implicit GEMM and im2col + GEMM, three times each, interleaved — and keeps
     /// the faster on this device for the passes after it (lowerings() says which and why).
@@ -104,8 +113,10 @@ public:
       opencl::gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
-      if (l.conv && opt.implicit_conv)
+      if (l.conv && opt.implicit_conv) {
         go.implicit_kh = static_cast<int>(l.shape.kernel_h), go.implicit_kw = static_cast<int>(l.shape.kernel_w);
+        go.padded = opt.padded && l.shape.kernel_h <= 3 && l.shape.kernel_w <= 3;
+      }
       go.narrow = !l.conv || batch_ * l.in_size * l.in_size <= kernels::narrow_max_n; // N = batch × pixels
       // per layer: a sparse layer without a mask is pruned here, at its sparsity
       const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()
@@ -128,7 +139,8 @@ public:
         convs_.push_back(std::make_unique<opencl::conv2d_op<P>>(ctx, dev, cache, l.shape, std::move(pg.op), opencl::conv_geometry{1, 1}));
         ops_.push_back(nullptr);
         const std::size_t n = batch_ * l.in_size * l.in_size;
-        if (!convs_.back()->implicit() || opt.choose_lowering) max_col = std::max(max_col, l.shape.gemm_cols() * n);
+        if (!convs_.back()->implicit() || (opt.choose_lowering && convs_.back()->can_run_implicit()))
+          max_col = std::max(max_col, l.shape.gemm_cols() * n);
         max_act = std::max(max_act, l.shape.out_channels * n);
       } else {
         convs_.push_back(nullptr);
@@ -143,7 +155,26 @@ public:
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       if (!convs_[i]) continue;
       lowerings_[i].implicit = convs_[i]->implicit();
+      lowerings_[i].padded = convs_[i]->padded();
       lowerings_[i].pending = opt.choose_lowering && convs_[i]->can_run_implicit();
+    }
+    // the padded activations: a pair of buffers per shape, zeroed once; every kernel that
+    // writes one writes only its interior (or 0 on its border), so the border stays zero
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      if (!convs_[i] || !convs_[i]->padded()) continue;
+      const auto& l = layers_[i];
+      make_padded_pair(l.shape.in_channels, l.in_size);
+      make_padded_pair(l.shape.out_channels, l.in_size);
+      if (l.pool && i + 1 < layers_.size() && convs_[i + 1] && convs_[i + 1]->padded())
+        make_padded_pair(l.shape.out_channels, l.in_size / 2);
+    }
+    if (!pads_.empty()) {
+      cl::CommandQueue q(ctx, dev);
+      const float zero = 0.0f;
+      for (auto& [key, pair] : pads_)
+        for (cl::Buffer& b : pair)
+          opencl::detail::check(q.enqueueFillBuffer(b, zero, 0, padded_floats(key.first, key.second) * 4), "clEnqueueFillBuffer");
+      opencl::detail::check(q.finish(), "clFinish");
     }
   }
 
@@ -151,6 +182,7 @@ public:
   /// by measuring (options::choose_lowering), the median wall time of each way in ms.
   struct lowering {
     bool implicit = false;
+    bool padded = false;  ///< implicit, input and output in the padded layout (never measured: no im2col way)
     bool measured = false;
     double implicit_ms = 0, im2col_ms = 0;
     bool pending = false; ///< not measured yet (before the first forward pass)
@@ -166,36 +198,65 @@ public:
     std::lock_guard<std::mutex> lock(mutex_);
     events_.clear();
     const std::size_t S = cfg_.input, C = cfg_.in_channels, B = batch_;
-    std::vector<float> cnhw(input.data.size());
+    // the input in the layout the first layer reads (padded: a zero border around each image)
+    const bool pad0 = convs_[0] && convs_[0]->padded();
+    const std::size_t P0 = pad0 ? S + 2 : S, o0 = pad0 ? 1 : 0;
+    std::vector<float> cnhw(C * B * P0 * P0, 0.0f);
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t c = 0; c < C; ++c)
-        std::copy_n(&input.data[(b * C + c) * S * S], S * S, &cnhw[(c * B + b) * S * S]);
-    opencl::detail::check(q.enqueueWriteBuffer(a_, CL_FALSE, 0, cnhw.size() * 4, cnhw.data()), "clEnqueueWriteBuffer");
-    cl::Buffer* in = &a_;
-    cl::Buffer* out = &b_;
+        for (std::size_t y = 0; y < S; ++y)
+          std::copy_n(&input.data[((b * C + c) * S + y) * S], S, &cnhw[((c * B + b) * P0 + y + o0) * P0 + o0]);
+    cl::Buffer* in = pad0 ? &padded_pair(C, S)[0] : &a_;
+    opencl::detail::check(q.enqueueWriteBuffer(*in, CL_FALSE, 0, cnhw.size() * 4, cnhw.data()), "clEnqueueWriteBuffer");
+    bool in_padded = pad0;
+    // the buffer a layer writes: a plain one, or the padded one of its shape, other than `in`
+    auto target = [&](bool padded, std::size_t c, std::size_t size) -> cl::Buffer* {
+      if (!padded) return in == &a_ ? &b_ : &a_;
+      auto& pair = padded_pair(c, size);
+      return in == &pair[0] ? &pair[1] : &pair[0];
+    };
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const auto& l = layers_[i];
       const std::string& name = l.display;
+      const bool pad = convs_[i] && convs_[i]->padded();
+      if (pad != in_padded) { // a layer in the other layout: copy between them
+        const std::size_t c = l.shape.in_channels;
+        cl::Buffer* to = target(pad, c, l.in_size);
+        events_.push_back({name + " repad", layer_kernels_.repad(q, *in, *to, c, B, l.in_size, l.in_size, pad)});
+        in = to, in_padded = pad;
+      }
       if (l.conv) {
-        if (lowerings_[i].pending) choose_lowering(q, i, *in, *out);
+        if (lowerings_[i].pending) choose_lowering(q, i, *in, *target(false, 0, 0));
+        cl::Buffer* out = target(pad, l.shape.out_channels, l.in_size);
         cl::Event e_col;
         cl::Event e_gemm = convs_[i]->enqueue(q, *in, *out, B, l.in_size, l.in_size, col_, nullptr, &e_col);
         if (e_col() != nullptr) events_.push_back({name + " im2col", e_col}); // none when implicit
         events_.push_back({name + " gemm", e_gemm});
-        std::swap(in, out);
+        in = out;
         std::size_t hw = l.in_size * l.in_size;
-        if (l.pool) {
-          events_.push_back({name + " pool", layer_kernels_.maxpool2(q, *in, *out, l.shape.out_channels, B, l.in_size, l.in_size)});
-          std::swap(in, out);
+        if (l.pool) { // written in the layout of the layer after it
+          const bool next_pad = i + 1 < layers_.size() && convs_[i + 1] && convs_[i + 1]->padded();
+          cl::Buffer* to = target(next_pad, l.shape.out_channels, l.in_size / 2);
+          events_.push_back({name + " pool", layer_kernels_.maxpool2(q, *in, *to, l.shape.out_channels, B, l.in_size,
+                                                                     l.in_size, in_padded, next_pad)});
+          in = to, in_padded = next_pad;
           hw /= 4;
         }
         if (B > 1 && i + 1 < layers_.size() && !layers_[i + 1].conv) {
-          events_.push_back({name + " flatten", layer_kernels_.flatten(q, *in, *out, l.shape.out_channels, B, hw)});
-          std::swap(in, out);
+          if (in_padded) { // (a network whose last convolution has no pool)
+            cl::Buffer* to = target(false, 0, 0);
+            const std::size_t s = l.pool ? l.in_size / 2 : l.in_size;
+            events_.push_back({name + " repad", layer_kernels_.repad(q, *in, *to, l.shape.out_channels, B, s, s, false)});
+            in = to, in_padded = false;
+          }
+          cl::Buffer* to = target(false, 0, 0);
+          events_.push_back({name + " flatten", layer_kernels_.flatten(q, *in, *to, l.shape.out_channels, B, hw)});
+          in = to;
         }
       } else {
+        cl::Buffer* out = target(false, 0, 0);
         events_.push_back({name + " gemm", ops_[i]->enqueue(q, *in, *out, B)});
-        std::swap(in, out);
+        in = out;
       }
     }
     std::vector<float> y(cfg_.classes * B), logits(cfg_.classes * B);
@@ -264,6 +325,15 @@ private:
     }
   }
 
+  std::size_t padded_floats(std::size_t c, std::size_t size) const { return c * batch_ * (size + 2) * (size + 2); }
+  /// The two padded activation buffers of c channels of size × size images (made by the
+  /// constructor, which zeroes them).
+  std::array<cl::Buffer, 2>& padded_pair(std::size_t c, std::size_t size) { return pads_.at({c, size}); }
+  void make_padded_pair(std::size_t c, std::size_t size) {
+    if (pads_.count({c, size}) == 0)
+      pads_.emplace(std::make_pair(c, size), std::array<cl::Buffer, 2>{buffer(padded_floats(c, size)), buffer(padded_floats(c, size))});
+  }
+
   cl::Buffer buffer(std::size_t floats) {
     // some drivers accept any size here and fail only at the first launch: check first
     cl_ulong max_alloc = 0;
@@ -290,6 +360,7 @@ private:
   std::vector<std::unique_ptr<opencl::gemm_op<P>>> ops_;
   std::vector<layer_params> effective_;
   cl::Buffer a_, b_, col_;
+  std::map<std::pair<std::size_t, std::size_t>, std::array<cl::Buffer, 2>> pads_; ///< padded activations by (channels, size)
   std::size_t total_ = 0, kept_ = 0;
   double all_l2_ = 0, kept_l2_ = 0;
   std::vector<std::pair<std::string, cl::Event>> events_;

@@ -67,12 +67,20 @@ public:
 
   /// True when the GEMM reads the input directly (no im2col, no scratch).
   bool implicit() const { return gemm_->plan().implicit() && !use_im2col_; }
-  /// Whether the GEMM can read the input directly (a plan made for this implicit convolution);
-  /// such an operation runs either way, as set_im2col chooses.
-  bool can_run_implicit() const { return gemm_->plan().implicit(); }
+  /// True when input and output are in the padded layout (a GEMM planned with
+  /// gemm_options::padded; kernels::gemm_config::padded): C × B × (H+2) × (W+2), a zero
+  /// border around each image. Always implicit.
+  bool padded() const { return gemm_->plan().padded(); }
+  /// Whether the operation can run either way, implicit GEMM or im2col + GEMM, as set_im2col
+  /// chooses: a plan made for this implicit convolution in the plain layout.
+  bool can_run_implicit() const { return gemm_->plan().implicit() && !padded(); }
   /// Runs the convolution as im2col + GEMM (`on`) or as the implicit GEMM it was planned as
-  /// (a plan that is not implicit always runs im2col). Not while another thread enqueues.
-  void set_im2col(bool on) { use_im2col_ = on; }
+  /// (a plan that is not implicit always runs im2col; a padded one never does: gapp::
+  /// invalid_argument). Not while another thread enqueues.
+  void set_im2col(bool on) {
+    if (on && padded()) throw invalid_argument("conv2d_op: a convolution in the padded layout has no im2col way");
+    use_im2col_ = on;
+  }
 
   /// Medians of the wall time of each way, in ms.
   struct lowering_times {
@@ -113,7 +121,9 @@ public:
   }
   const gemm_op<P>& gemm() const { return *gemm_; }
 
-  /// Enqueues the convolution of `in` (C_in × B × H × W) into `out` (C_out × B × OH × OW).
+  /// Enqueues the convolution of `in` (C_in × B × H × W) into `out` (C_out × B × OH × OW);
+  /// when padded(), both in the padded layout (see gemm_op::enqueue_conv: `out`'s border must
+  /// be zero before the first launch, e.g. a buffer filled with 0 once).
   /// `im2col_event`, when given, receives the event of the im2col step (for profiling; left
   /// as it is when implicit, and `scratch` is then not used: an empty cl::Buffer will do).
   cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t batch,
@@ -158,20 +168,41 @@ public:
     const cl::Program p = cache.get(ctx, dev, kernels::conv_layers_source());
     pool_ = detail::make_kernel(p, "gapp_maxpool2");
     flatten_ = detail::make_kernel(p, "gapp_flatten");
+    repad_ = detail::make_kernel(p, "gapp_repad");
   }
 
-  /// in: C × B × H × W → out: C × B × ⌊H/2⌋ × ⌊W/2⌋.
+  /// in: C × B × H × W → out: C × B × ⌊H/2⌋ × ⌊W/2⌋; either side in the padded layout
+  /// when its flag is set (a padded output's border is not written).
   cl::Event maxpool2(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t c,
-                     std::size_t batch, std::size_t h, std::size_t w) {
+                     std::size_t batch, std::size_t h, std::size_t w, bool in_padded = false, bool out_padded = false) {
     if (h < 2 || w < 2) throw shape_error("maxpool2: input smaller than 2x2");
+    const std::size_t oh = h / 2, ow = w / 2, ip = in_padded ? 2 : 0, op = out_padded ? 2 : 0;
+    check_size(in, c * batch * (h + ip) * (w + ip), "maxpool2: input");
+    check_size(out, c * batch * (oh + op) * (ow + op), "maxpool2: output");
     std::lock_guard<std::mutex> lock(mutex_);
-    const std::size_t oh = h / 2, ow = w / 2;
     detail::set_args(pool_, static_cast<int>(c * batch), static_cast<int>(h), static_cast<int>(w), static_cast<int>(oh),
-                     static_cast<int>(ow), in, out);
+                     static_cast<int>(ow), static_cast<int>(in_padded), static_cast<int>(out_padded), in, out);
     cl::Event e;
     detail::check(q.enqueueNDRangeKernel(pool_, cl::NullRange, cl::NDRange(detail::round_up(oh * ow, 16), c * batch),
                                          cl::NullRange, nullptr, &e),
                   "clEnqueueNDRangeKernel(gapp_maxpool2)");
+    return e;
+  }
+
+  /// C × B × H × W between the plain and the padded layout (`to_padded`: plain → padded,
+  /// whose border is not written; else padded → plain).
+  cl::Event repad(const cl::CommandQueue& q, const cl::Buffer& in, const cl::Buffer& out, std::size_t c,
+                  std::size_t batch, std::size_t h, std::size_t w, bool to_padded) {
+    const std::size_t ip = to_padded ? 0 : 2, op = to_padded ? 2 : 0;
+    check_size(in, c * batch * (h + ip) * (w + ip), "repad: input");
+    check_size(out, c * batch * (h + op) * (w + op), "repad: output");
+    std::lock_guard<std::mutex> lock(mutex_);
+    detail::set_args(repad_, static_cast<int>(c * batch), static_cast<int>(h), static_cast<int>(w),
+                     static_cast<int>(!to_padded), static_cast<int>(to_padded), in, out);
+    cl::Event e;
+    detail::check(q.enqueueNDRangeKernel(repad_, cl::NullRange, cl::NDRange(detail::round_up(h * w, 16), c * batch),
+                                         cl::NullRange, nullptr, &e),
+                  "clEnqueueNDRangeKernel(gapp_repad)");
     return e;
   }
 
@@ -188,7 +219,14 @@ public:
   }
 
 private:
-  cl::Kernel pool_, flatten_;
+  static void check_size(const cl::Buffer& b, std::size_t floats, const char* what) {
+    std::size_t bytes = 0;
+    detail::check(b.getInfo(CL_MEM_SIZE, &bytes), "clGetMemObjectInfo");
+    if (bytes < floats * 4)
+      throw shape_error(std::string(what) + " buffer holds " + std::to_string(bytes / 4) + " floats, needs " +
+                        std::to_string(floats));
+  }
+  cl::Kernel pool_, flatten_, repad_;
   std::mutex mutex_;
 };
 

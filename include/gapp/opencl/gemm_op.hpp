@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,11 +32,13 @@ struct gemm_options {
   /// Implicit convolution (kernels::plan_options): > 0 makes the GEMM read a kh × kw
   /// convolution's CNHW input directly (enqueue_conv), where the policy's family can.
   int implicit_kh = 0, implicit_kw = 0;
+  bool padded = false; ///< with implicit_kh/kw: input and output in the padded layout (kernels::plan_options::padded)
   bool narrow = true; ///< build the narrow kernel for N ≤ 4 where there is one (kernels::plan_options::narrow)
 
   kernels::plan_options plan() const {
     kernels::plan_options p{epi, bias, fixed_trip_count};
     p.implicit_kh = implicit_kh, p.implicit_kw = implicit_kw;
+    p.padded = padded;
     p.narrow = narrow;
     return p;
   }
@@ -88,19 +92,30 @@ public:
   /// for X and Y being the same buffer.
   cl::Event enqueue(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n,
                     const std::vector<cl::Event>* wait = nullptr) {
-    return run(q, X, Y, n, 0, 0, wait);
+    if (plan_.padded())
+      throw invalid_argument("gemm_op: a plan for the padded layout has no kernel over a matrix; run it with enqueue_conv");
+    return run(q, X, Y, n, 0, 0, wait, plan_.cols * n, plan_.rows * n);
   }
 
   /// For a plan made with implicit_kh/kw (plan().implicit()): Y[M × B·H·W] = act(W·im2col(X)
   /// + bias) with X the C × B × H × W input (CNHW) of a stride-1 "same" convolution; no
   /// column matrix is written. A plan that stayed explicit throws gapp::invalid_argument.
+  /// For a padded plan (plan().padded()) X is C × B × (H+2) × (W+2) with a zero border and Y
+  /// is written in the same layout, M × B × (H+2) × (W+2): its border stays as it was
+  /// outside the computed span (kernels::padded_layout) and is written as 0 inside it, so a
+  /// Y buffer zeroed once holds the next layer's padded input after every launch.
   cl::Event enqueue_conv(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t batch,
                          std::size_t h, std::size_t w, const std::vector<cl::Event>* wait = nullptr) {
     if (!plan_.implicit()) throw invalid_argument("gemm_op: enqueue_conv needs a plan made for an implicit convolution");
-    if (batch == 0 || h == 0 || w == 0 || h > 0x7fffffff / w || h * w > 0x7fffffff / batch)
+    if (batch == 0 || h == 0 || w == 0 || h + 2 > 0x7fffffff / (w + 2) || (h + 2) * (w + 2) > 0x7fffffff / batch)
       throw invalid_argument("gemm_op: input " + std::to_string(batch) + " x " + std::to_string(h) + " x " +
                              std::to_string(w) + " is out of range");
-    return run(q, X, Y, batch * h * w, h, w, wait);
+    const std::size_t x_rows = plan_.cols / static_cast<std::size_t>(plan_.gemm->config.kh * plan_.gemm->config.kw);
+    if (plan_.padded()) {
+      const kernels::padded_extent e = kernels::padded_layout(batch, h, w);
+      return run(q, X, Y, e.n, h, w, wait, x_rows * e.plane, plan_.rows * e.plane);
+    }
+    return run(q, X, Y, batch * h * w, h, w, wait, x_rows * batch * h * w, plan_.rows * batch * h * w);
   }
 
 private:
@@ -112,6 +127,8 @@ private:
     cl::Kernel narrow;        ///< the plan's narrow kernel, over the same arrays (none if the plan has none)
     cl::Kernel matrix;        ///< an implicit convolution's kernel over its im2col matrix
     std::vector<cl::Buffer> arrays;
+    /// a padded convolution's X row offsets (kernels::padded_row_offsets) by batch, height, width
+    std::map<std::array<std::size_t, 3>, cl::Buffer> row_offsets;
   };
 
   /// The kernel a launch over n columns runs: reading a convolution's input (`conv`) or a matrix.
@@ -163,16 +180,15 @@ private:
                          " work-items per work-group on this device, the policy needs " + std::to_string(need));
   }
 
+  /// x_floats, y_floats: what X and Y must hold.
   cl::Event run(const cl::CommandQueue& q, const cl::Buffer& X, const cl::Buffer& Y, std::size_t n, std::size_t h,
-                std::size_t w, const std::vector<cl::Event>* wait) {
-    if (n == 0 || n > 0x7fffffff || plan_.cols * n > 0x7fffffff || plan_.rows * n > 0x7fffffff)
+                std::size_t w, const std::vector<cl::Event>* wait, std::size_t x_floats, std::size_t y_floats) {
+    if (n == 0 || n > 0x7fffffff || x_floats > 0x7fffffff || y_floats > 0x7fffffff || plan_.cols * n > 0x7fffffff ||
+        plan_.rows * n > 0x7fffffff)
       throw invalid_argument("gemm_op: N = " + std::to_string(n) + " is out of range");
     if (X() == Y()) throw invalid_argument("gemm_op: X and Y are the same buffer (the kernels read X while writing Y)");
-    const bool conv = h > 0; // enqueue_conv: X is the convolution's input
-    const std::size_t x_rows =
-        conv ? plan_.cols / static_cast<std::size_t>(plan_.gemm->config.kh * plan_.gemm->config.kw) : plan_.cols;
-    check_size(X, x_rows * n, "X");
-    check_size(Y, plan_.rows * n, "Y");
+    check_size(X, x_floats, "X");
+    check_size(Y, y_floats, "Y");
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<cl::Event> done;
     if (fill_) done.push_back(launch(q, *fill_, X, Y, n, h, w, wait));
@@ -196,6 +212,17 @@ private:
       case kernels::arg_source::output_y: set(kernel, i, Y); break;
       case kernels::arg_source::launch_h: set(kernel, i, static_cast<cl_int>(h)); break;
       case kernels::arg_source::launch_w: set(kernel, i, static_cast<cl_int>(w)); break;
+      case kernels::arg_source::padded_rows: {
+        const std::size_t batch = (n + 2 * (w + 3)) / ((h + 2) * (w + 2)); // n = batch·(h+2)(w+2) − 2(w+3)
+        cl::Buffer& b = k.row_offsets[{batch, h, w}];
+        if (b() == nullptr) {
+          const std::vector<std::int32_t> off = kernels::padded_row_offsets(*k.plan, batch, h, w);
+          b = upload(std::vector<unsigned char>(reinterpret_cast<const unsigned char*>(off.data()),
+                                                reinterpret_cast<const unsigned char*>(off.data() + off.size())));
+        }
+        set(kernel, i, b);
+        break;
+      }
       case kernels::arg_source::array: set(kernel, i, k.arrays[i]); break;
       }
     }

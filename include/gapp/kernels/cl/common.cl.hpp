@@ -74,7 +74,8 @@ inline constexpr const char* common = R"GAPPCL(
 #define GAPP_FIXED 0
 #endif
 #ifndef GAPP_IMPLICIT
-#define GAPP_IMPLICIT 0 /* 1: X is a CNHW activation tensor, read as its im2col matrix */
+#define GAPP_IMPLICIT 0 /* 1: X is a CNHW activation tensor, read as its im2col matrix; 2: the same with
+                           a zero border around each image (padded layout, direct family) */
 #endif
 #ifndef GAPP_KH
 #define GAPP_KH 1

@@ -35,14 +35,27 @@ __kernel void gapp_im2col(const int C, const int B, const int H, const int W, co
   for (int ox = hi; ox < OW; ++ox) out[ox] = 0.0f;
 }
 
-/* 2x2 max-pool, stride 2 (floor): CNHW -> CNHW. */
-__kernel void gapp_maxpool2(const int CB, const int H, const int W, const int OH, const int OW,
-                            __global const float* restrict in, __global float* restrict out) {
+/* 2x2 max-pool, stride 2 (floor): CNHW -> CNHW, each side plain (pad 0) or in the padded
+   layout (pad 1: a one-pixel border around each image, which is neither read nor written). */
+__kernel void gapp_maxpool2(const int CB, const int H, const int W, const int OH, const int OW, const int IPAD,
+                            const int OPAD, __global const float* restrict in, __global float* restrict out) {
   const int p = get_global_id(0), cb = get_global_id(1);
   if (p >= OH * OW || cb >= CB) return;
   const int oy = p / OW, ox = p % OW;
-  __global const float* i0 = in + ((size_t)cb * H + 2 * oy) * W + 2 * ox;
-  out[(size_t)cb * OH * OW + p] = fmax(fmax(i0[0], i0[1]), fmax(i0[W], i0[W + 1]));
+  const int IP = W + 2 * IPAD, OP = OW + 2 * OPAD; /* row pitches */
+  __global const float* i0 = in + ((size_t)cb * (H + 2 * IPAD) + 2 * oy + IPAD) * IP + 2 * ox + IPAD;
+  out[((size_t)cb * (OH + 2 * OPAD) + oy + OPAD) * OP + ox + OPAD] = fmax(fmax(i0[0], i0[1]), fmax(i0[IP], i0[IP + 1]));
+}
+
+/* CNHW between the plain and the padded layout: the interior of each of CB images of H x W
+   is copied; a padded output's border is not written. */
+__kernel void gapp_repad(const int CB, const int H, const int W, const int IPAD, const int OPAD,
+                         __global const float* restrict in, __global float* restrict out) {
+  const int p = get_global_id(0), cb = get_global_id(1);
+  if (p >= H * W || cb >= CB) return;
+  const int y = p / W, x = p % W;
+  out[((size_t)cb * (H + 2 * OPAD) + y + OPAD) * (W + 2 * OPAD) + x + OPAD] =
+      in[((size_t)cb * (H + 2 * IPAD) + y + IPAD) * (W + 2 * IPAD) + x + IPAD];
 }
 
 /* CNHW -> the FC input matrix X[(c·HW + s) × B], i.e. PyTorch's per-sample flatten. */
