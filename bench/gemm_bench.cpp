@@ -9,6 +9,10 @@
 // the profile's best policies beside the preset's: dense-tuned, simd-tuned, tile-tuned on
 // the VGG16-224 layers.
 //
+// The five VGG16-224 layers also run as the network runs them: 3×3 convolutions over padded
+// activations (dense-padded, simd-padded, tile-padded at 0.75 and 0.9; their shares against
+// dense-padded), beside the GEMM over the layer's im2col matrix (the other rows).
+//
 // --trained=DIR adds the conv layers and the whole network of the accuracy study's dense
 // model (a gapp-vgg16 weights directory, e.g. build/accuracy/dense), batch 100, shapes
 // fm_conv…/fm_vgg16, beside random He weights of the same shapes (fm-random_…): dense, tile,
@@ -55,6 +59,54 @@ void bench_gapp(benchmark::State& st, const layer& l, Unit unit, double s, bool 
   st.SetLabel(op->variant());
   time_device(st, l, achieved, [&] { return op->enqueue(g_env->q, d.xb, d.yb, static_cast<std::size_t>(l.N)); });
   st.counters["unit_rows"] = us.rows; // the selecting unit, for the CSV's flags
+  st.counters["unit_cols"] = us.cols;
+}
+
+/// The padded layer buffers: the input C × (h+2)² with a zero border (the layer's X values
+/// inside), the output M × (h+2)², zeroed once.
+struct padded_data {
+  cl::Buffer xb, yb;
+};
+std::map<std::string, padded_data> g_padded;
+
+/// A VGG16-224 layer as the network runs it by default: a 3×3 convolution over padded
+/// activations (batch 1, N = h²), the GEMM reading the input directly (gemm_options::padded).
+/// Its FLOPs are the GEMM's, so its rows compare with the matrix rows; its X is the 12.8 MB
+/// of activations (conv1_2), not the 115.6 MB column matrix.
+template <class P, class Unit>
+void bench_padded(benchmark::State& st, const layer& l, Unit unit, double s) {
+  const std::size_t M = static_cast<std::size_t>(l.M), K = static_cast<std::size_t>(l.K), C = K / 9;
+  const auto h = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(l.N))));
+  if (K % 9 != 0 || h * h != static_cast<std::size_t>(l.N)) throw std::runtime_error(l.name + " is not a 3x3 convolution of a square image");
+  data_t& d = data_for(l);
+  padded_data& pd = g_padded[l.name];
+  if (pd.xb() == nullptr) {
+    std::vector<float> x(C * (h + 2) * (h + 2), 0.0f);
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t y = 0; y < h; ++y)
+        std::copy_n(&d.x[(c * h + y) * h], h, &x[(c * (h + 2) + y + 1) * (h + 2) + 1]);
+    pd.xb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
+    std::vector<float> y(M * (h + 2) * (h + 2), 0.0f);
+    pd.yb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, y.size() * 4, y.data());
+  }
+  const gapp::matrix_view wv(d.w, M, K);
+  gapp::opencl::gemm_options go;
+  go.implicit_kh = go.implicit_kw = 3, go.padded = true, go.narrow = false;
+  std::unique_ptr<gapp::opencl::gemm_op<P>> op;
+  double achieved = 0;
+  gapp::unit_shape us{1, 1};
+  if constexpr (std::is_same_v<Unit, void*>) {
+    op = std::make_unique<gapp::opencl::gemm_op<P>>(g_env->ctx, g_env->dev, g_env->cache, wv, go);
+  } else {
+    const auto m = gapp::prune<P>(wv, unit, s);
+    achieved = m.sparsity();
+    us = m.shape();
+    op = std::make_unique<gapp::opencl::gemm_op<P>>(g_env->ctx, g_env->dev, g_env->cache, gapp::pack(wv, m), go);
+  }
+  if (!op->plan().padded()) throw std::runtime_error(l.name + ": the plan is not padded");
+  st.SetLabel(op->variant() + " padded");
+  time_device(st, l, achieved, [&] { return op->enqueue_conv(g_env->q, pd.xb, pd.yb, 1, h, h); });
+  st.counters["unit_rows"] = us.rows;
   st.counters["unit_cols"] = us.cols;
 }
 
@@ -177,6 +229,13 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
     if (quick) { // the targets name 0.9 too: SIMD and tile units there, the other techniques in the full run
       reg(key(l, "tile", 0.9), [&l](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::tile{}, 0.9, false); });
       reg(key(l, "simd", 0.9), [&l](benchmark::State& st) { bench_gapp<Direct>(st, l, gapp::units::simd{}, 0.9, false); });
+    }
+    if (l.name.rfind("conv", 0) == 0) { // the 224 layers as convolutions over padded activations
+      reg(key(l, "dense-padded", 0), [&l](benchmark::State& st) { bench_padded<Direct>(st, l, (void*)nullptr, 0); });
+      for (double s : {0.75, 0.9}) {
+        reg(key(l, "simd-padded", s), [&l, s](benchmark::State& st) { bench_padded<Direct>(st, l, gapp::units::simd{}, s); });
+        reg(key(l, "tile-padded", s), [&l, s](benchmark::State& st) { bench_padded<Direct>(st, l, gapp::units::tile{}, s); });
+      }
     }
     if constexpr (!std::is_same_v<Direct, Local>)
       reg(key(l, "dense-local", 0), [&l](benchmark::State& st) { bench_gapp<Local>(st, l, (void*)nullptr, 0, false); });

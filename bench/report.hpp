@@ -75,6 +75,7 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
     const result* dd = get("dense-direct/0.00");
     const result* dl = get("dense-local/0.00");
     const result* dt = get("dense-tuned/0.00");
+    const result* dp = get("dense-padded/0.00");
     const double flops = flops_of(l);
     for (auto& [name, r] : g_results) {
       if (name.rfind(base, 0) != 0) continue;
@@ -82,7 +83,8 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
       const std::string tech = rest.substr(0, rest.find('/'));
       const double s = std::atof(rest.substr(rest.find('/') + 1).c_str());
       const bool tuned = tech.size() > 6 && tech.compare(tech.size() - 6, 6, "-tuned") == 0;
-      const result* dense = tuned ? dt : tech.find("local") != std::string::npos || !dd ? dl : dd;
+      const bool padded = tech.size() > 7 && tech.compare(tech.size() - 7, 7, "-padded") == 0;
+      const result* dense = tuned ? dt : padded ? dp : tech.find("local") != std::string::npos || !dd ? dl : dd;
       const bool peer = tech == "openblas" || tech == "clblast";
       const double sp = dense && !peer ? dense->time / r.time : 0.0;
       row x{l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),

@@ -19,6 +19,7 @@
 #include <gapp/tune/profile.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -377,6 +378,26 @@ int run(int argc, char** argv) {
             std::copy_n(&x[(cb * s.h + y) * s.w], s.w, &p[(cb * (s.h + 2) + y + 1) * pe.pitch + 1]);
         xpad = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p.size() * 4, p.data());
       }
+      // copies of the inputs, so that the timed launches take turns reading them: a launch
+      // finds its input out of cache, as a network layer finds the one the layer before it
+      // wrote among everything else (one input read again and again stays cached, and made
+      // the padded convolutions look up to 1.9x faster than in the network)
+      std::vector<std::array<cl::Buffer, 3>> inputs{{xb, xpad, xcol}};
+      {
+        std::size_t bytes = 0;
+        for (const cl::Buffer& b : inputs[0]) bytes += b.getInfo<CL_MEM_SIZE>();
+        const std::size_t copies = std::min<std::size_t>(8, (std::size_t{96} << 20) / std::max<std::size_t>(bytes, 1));
+        for (std::size_t i = 1; i < copies; ++i) {
+          std::array<cl::Buffer, 3> c;
+          for (std::size_t j = 0; j < 3; ++j) {
+            const std::size_t sz = inputs[0][j].getInfo<CL_MEM_SIZE>();
+            c[j] = cl::Buffer(ctx, CL_MEM_READ_ONLY, sz);
+            q.enqueueCopyBuffer(inputs[0][j], c[j], 0, 0, sz);
+          }
+          inputs.push_back(c);
+        }
+        q.finish();
+      }
       const std::size_t nref = std::min<std::size_t>(s.n, 96);
       const std::vector<float> xref = s.h ? im2col3(x, xrows, s.batch, s.h, s.w, nref) : x;
       const std::size_t xref_ld = s.h ? nref : s.n;
@@ -421,7 +442,8 @@ int run(int argc, char** argv) {
         for (std::size_t round = 0; round < repeats; ++round)
           for (std::size_t c = 0; c < rs.size(); ++c) {
             const auto t0 = std::chrono::steady_clock::now();
-            rs[c].enqueue(q, xb, xpad, xcol, yb).wait();
+            const auto& in = inputs[(round * rs.size() + c) % inputs.size()];
+            rs[c].enqueue(q, in[0], in[1], in[2], yb).wait();
             ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
           }
         for (std::size_t c = 0; c < rs.size(); ++c)
