@@ -81,10 +81,7 @@ void bench_padded(benchmark::State& st, const layer& l, Unit unit, double s) {
   data_t& d = data_for(l);
   padded_data& pd = g_padded[l.name];
   if (pd.xb() == nullptr) {
-    std::vector<float> x(C * (h + 2) * (h + 2), 0.0f);
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t y = 0; y < h; ++y)
-        std::copy_n(&d.x[(c * h + y) * h], h, &x[(c * (h + 2) + y + 1) * (h + 2) + 1]);
+    std::vector<float> x = gapp::kernels::to_padded(d.x, C, h, h);
     pd.xb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
     std::vector<float> y(M * (h + 2) * (h + 2), 0.0f);
     pd.yb = cl::Buffer(g_env->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, y.size() * 4, y.data());

@@ -372,10 +372,7 @@ int run(int argc, char** argv) {
       if (s.h) {
         std::vector<float> col = im2col3(x, xrows, s.batch, s.h, s.w, s.n);
         xcol = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, col.size() * 4, col.data());
-        std::vector<float> p(xrows * pe.plane, 0.0f);
-        for (std::size_t cb = 0; cb < xrows * s.batch; ++cb)
-          for (std::size_t y = 0; y < s.h; ++y)
-            std::copy_n(&x[(cb * s.h + y) * s.w], s.w, &p[(cb * (s.h + 2) + y + 1) * pe.pitch + 1]);
+        std::vector<float> p = gapp::kernels::to_padded(x, xrows * s.batch, s.h, s.w);
         xpad = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p.size() * 4, p.data());
       }
       // copies of the inputs, so that the timed launches take turns reading them: a launch

@@ -297,6 +297,12 @@ TEST_CASE("plan: a padded convolution reads its rows through a per-launch offset
   // 2 images of 5 x 7: pitch 9, image 63, plane 126, N = 126 - 2 * 10
   const auto e = kernels::padded_layout(2, 5, 7);
   REQUIRE((e.pitch == 9 && e.image == 63 && e.plane == 126 && e.first == 10 && e.n == 106));
+  // two 2 x 3 images with their borders
+  const std::vector<float> img{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const std::vector<float> want{0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0,
+                                0, 0, 0, 0, 0, 0, 7, 8, 9, 0, 0, 10, 11, 12, 0, 0, 0, 0, 0, 0};
+  REQUIRE(kernels::to_padded(img, 2, 2, 3) == want);
+  REQUIRE_THROWS_AS(kernels::to_padded(img, 3, 2, 3), gapp::shape_error);
   const auto off = kernels::padded_row_offsets(*pc.gemm, 2, 5, 7);
   REQUIRE(off.size() >= 27 + 64);
   for (std::size_t r = 0; r < 27; ++r) { // (c, i, j) = (r / 9, r / 3 % 3, r % 3)

@@ -2,6 +2,7 @@
 // No OpenCL runtime is needed: an engine with its own runtime takes the strings as they are.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -64,6 +65,19 @@ inline padded_extent padded_layout(std::size_t batch, std::size_t h, std::size_t
   e.first = e.pitch + 1;
   e.n = e.plane - 2 * e.first;
   return e;
+}
+
+/// `images` h × w images (e.g. a CNHW tensor's C·B planes, contiguous) in the padded layout,
+/// each with a zero border of one pixel. Throws gapp::shape_error when `in` holds fewer values.
+inline std::vector<float> to_padded(const std::vector<float>& in, std::size_t images, std::size_t h, std::size_t w) {
+  if (in.size() < images * h * w)
+    throw shape_error("to_padded: " + std::to_string(in.size()) + " values for " + std::to_string(images) + " images of " +
+                      std::to_string(h) + "x" + std::to_string(w));
+  std::vector<float> out(images * (h + 2) * (w + 2), 0.0f);
+  for (std::size_t i = 0; i < images; ++i)
+    for (std::size_t y = 0; y < h; ++y)
+      std::copy_n(&in[(i * h + y) * w], w, &out[(i * (h + 2) + y + 1) * (w + 2) + 1]);
+  return out;
 }
 
 /// Global and local NDRange sizes (x along N, y along M). A local size of 0 leaves the

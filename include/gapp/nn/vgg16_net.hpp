@@ -325,7 +325,7 @@ private:
     }
   }
 
-  std::size_t padded_floats(std::size_t c, std::size_t size) const { return c * batch_ * (size + 2) * (size + 2); }
+  std::size_t padded_floats(std::size_t c, std::size_t size) const { return c * kernels::padded_layout(batch_, size, size).plane; }
   /// The two padded activation buffers of c channels of size × size images (made by the
   /// constructor, which zeroes them).
   std::array<cl::Buffer, 2>& padded_pair(std::size_t c, std::size_t size) { return pads_.at({c, size}); }

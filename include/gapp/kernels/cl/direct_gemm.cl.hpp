@@ -63,9 +63,7 @@ typedef struct {
   __global const uchar* restrict IB;
   __global const int* restrict kmap;
   int N, K, n0;
-#if GAPP_PADDED
-  int PW, PS; /* row pitch and plane size of the padded input */
-#elif GAPP_IMPLICIT
+#if GAPP_IMPLICIT == 1
   int IH, IW;
   intV yv[GAPP_NV], xv[GAPP_NV]; /* image row and column of each of this work-item's columns */
   int interior;                  /* every column's KH × KW window lies inside its image */
@@ -327,7 +325,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 #if GAPP_PADDED
   /* N: the padded columns from the first interior pixel (q0 = PW + 1) to the last */
   const int PW = IW + 2, q0 = PW + 1, PS = N + 2 * q0;
-  const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0, PW, PS};
+  const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0};
 #elif GAPP_IMPLICIT
   gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, IH, IW};
   {
