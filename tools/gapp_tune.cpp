@@ -1,6 +1,6 @@
 // gapp-tune — measure candidate policies on an OpenCL device and write its device profile.
 //
-//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B] [--im2col]]
+//   gapp-tune [--device N] [--out FILE] [--shapes vgg16|FILE] [--weights DIR [--batch B]] [--im2col]
 //             [--techniques dense,simd,tile] [--sparsity S[,S...]] [--repeats R] [--max-n N]
 //
 // Candidates: the preset dispatch picks for the device and every tiling of
@@ -39,12 +39,12 @@ const char* const usage =
     "                 [--techniques LIST] [--sparsity S[,S...]] [--repeats R] [--max-n N] [--im2col]\n"
     "                 [--preset-only]\n"
     "Measures the device's preset and its candidate tilings on GEMM shapes and writes the\n"
-    "device profile (JSON). Shapes: the five VGG16-224 layer GEMMs (default), a file of lines\n"
-    "'M K N' (# comments), or the conv layers of a gapp-vgg16 weights directory (--weights,\n"
-    "its configuration read from the files, batch B, default 1; measured as the network runs them:\n"
-    "implicit GEMMs that read the layer's input, in the padded layout, where the candidate's\n"
-    "family can, or after im2col\n"
-    "with --im2col). LIST: dense, simd, tile, multi,\n"
+    "device profile (JSON). Shapes: the five VGG16-224 layers at batch 1 (default), a file of\n"
+    "lines 'M K N' (# comments; plain GEMMs), or the conv layers of a gapp-vgg16 weights directory\n"
+    "(--weights, its configuration read from the files, batch B, default 1). Convolutions are\n"
+    "measured as the network runs them: implicit GEMMs that read the layer's input, in the padded\n"
+    "layout, where the candidate's family can; with --im2col, GEMMs over the im2col matrix.\n"
+    "LIST: dense, simd, tile, multi,\n"
     "simd-balanced, tile-balanced (default dense,simd,tile); S: the sparse techniques'\n"
     "sparsities (default 0.75,0.9); R: timed rounds (default 7); N caps a shape's columns (default\n"
     "no cap). FILE defaults to the documented profile location for the device (see\n"
@@ -57,12 +57,17 @@ struct shape {
   std::size_t batch = 0, h = 0, w = 0; ///< h > 0: a 3×3 convolution's GEMM, measured as an implicit GEMM
 };
 
-std::vector<shape> vgg16_shapes() {
-  return {{"conv1_2", 64, 576, 50176},
-          {"conv2_2", 128, 1152, 12544},
-          {"conv3_x", 256, 2304, 3136},
-          {"conv4_x", 512, 4608, 784},
-          {"conv5_x", 512, 4608, 196}};
+/// The five VGG16-224 layer GEMMs (batch 1); as convolutions of their 3×3 windows over
+/// h × h images unless `im2col`.
+std::vector<shape> vgg16_shapes(bool im2col) {
+  std::vector<shape> out{{"conv1_2", 64, 576, 50176},
+                         {"conv2_2", 128, 1152, 12544},
+                         {"conv3_x", 256, 2304, 3136},
+                         {"conv4_x", 512, 4608, 784},
+                         {"conv5_x", 512, 4608, 196}};
+  if (!im2col)
+    for (auto& s : out) s.batch = 1, s.h = s.w = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(s.n))));
+  return out;
 }
 
 std::size_t parse_count(const std::string& s, const std::string& what) {
@@ -292,11 +297,12 @@ int run(int argc, char** argv) {
     if (techs.empty()) throw gapp::invalid_argument("--techniques is empty");
   }
   if (batch != 1 && weights.empty()) throw gapp::invalid_argument("--batch applies to --weights shapes only");
-  if (im2col && weights.empty()) throw gapp::invalid_argument("--im2col applies to --weights shapes only");
-  if (max_n && !weights.empty() && !im2col)
+  const bool convs = !weights.empty() || shapes_arg == "vgg16";
+  if (im2col && !convs) throw gapp::invalid_argument("--im2col applies to convolutions (--weights, --shapes vgg16) only");
+  if (max_n && convs && !im2col)
     throw gapp::invalid_argument("--max-n cannot cut a convolution measured as an implicit GEMM (use --im2col with it)");
   std::vector<shape> shapes = !weights.empty() ? shapes_from_weights(weights, batch, !im2col)
-                              : shapes_arg == "vgg16" ? vgg16_shapes()
+                              : shapes_arg == "vgg16" ? vgg16_shapes(im2col)
                                                       : shapes_from_file(shapes_arg);
   if (max_n)
     for (auto& s : shapes) s.n = std::min(s.n, max_n);

@@ -140,8 +140,18 @@ TEST_CASE("gapp-tune measures a network's convolutions as the network runs them"
       CHECK(m.policy == p.preset);
     }
   }
-  const auto bad = run_tune("--weights " + dir + "/net --batch 2 --max-n 64 --out " + dir + "/x.json", dir);
+  auto bad = run_tune("--weights " + dir + "/net --batch 2 --max-n 64 --out " + dir + "/x.json", dir);
   CHECK(bad.status != 0);
   CHECK_THAT(bad.err, Catch::Contains("--im2col"));
+  // the default shapes (the VGG16-224 layers) are convolutions too: --max-n cannot cut them
+  bad = run_tune("--max-n 64 --out " + dir + "/x.json", dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--max-n cannot cut a convolution"));
+  // --im2col names how convolutions are lowered: a file of plain GEMMs has none
+  std::ofstream(dir + "/shapes.txt") << "40 72 96\n";
+  bad = run_tune("--shapes " + dir + "/shapes.txt --im2col --out " + dir + "/x.json", dir);
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.err, Catch::Contains("--im2col applies to convolutions"));
+  CHECK_FALSE(fs::exists(dir + "/x.json"));
 }
 #endif
