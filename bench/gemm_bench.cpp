@@ -183,28 +183,33 @@ inline void register_direct(const layer& l, const std::vector<double>& sparsitie
   }
 }
 
-/// Rows of the device profile's best policies (gapp-tune) beside the preset's: dense-tuned,
-/// simd-tuned, tile-tuned, each with the profile's best candidate for that technique.
+/// Rows of the device profile's best policies (gapp-tune) beside the preset's, each with the
+/// profile's best candidate for that technique: over the im2col matrix (dense-tuned,
+/// simd-tuned, tile-tuned) and as padded convolutions (dense-padded-tuned, simd-padded-tuned,
+/// tile-padded-tuned), on the VGG16-224 layers.
 template <class Direct>
 inline void register_tuned(const gapp::tune::profile& prof, const std::vector<double>& sparsities) {
-  for (const char* tech : {"dense", "simd", "tile"}) {
+  for (const std::string tech : {"dense", "simd", "tile"}) {
     const gapp::tune::tuned_choice c = gapp::tune::choose_tuned(&prof, g_env->facts, std::string(Direct::name), tech);
     if (!c.tuned) continue;
     g_tuned_policies[tech] = c.policy;
     gapp::tune::candidates<Direct>::visit(c.policy, [&](auto cand) {
       using T = decltype(cand);
-      const std::string row = std::string(tech) + "-tuned";
       for (const layer& l : layers224) {
         const layer* lp = &*std::find_if(all_layers.begin(), all_layers.end(), [&](const layer& x) { return x.name == l.name; });
-        if (row == "dense-tuned") {
-          reg(key(*lp, row, 0), [lp](benchmark::State& st) { bench_gapp<T>(st, *lp, (void*)nullptr, 0, false); });
+        if (tech == "dense") {
+          reg(key(*lp, "dense-tuned", 0), [lp](benchmark::State& st) { bench_gapp<T>(st, *lp, (void*)nullptr, 0, false); });
+          reg(key(*lp, "dense-padded-tuned", 0), [lp](benchmark::State& st) { bench_padded<T>(st, *lp, (void*)nullptr, 0); });
           continue;
         }
         for (double s : sparsities) {
-          if (row == "simd-tuned")
-            reg(key(*lp, row, s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::simd{}, s, false); });
-          else
-            reg(key(*lp, row, s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::tile{}, s, false); });
+          if (tech == "simd") {
+            reg(key(*lp, "simd-tuned", s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::simd{}, s, false); });
+            reg(key(*lp, "simd-padded-tuned", s), [lp, s](benchmark::State& st) { bench_padded<T>(st, *lp, gapp::units::simd{}, s); });
+          } else {
+            reg(key(*lp, "tile-tuned", s), [lp, s](benchmark::State& st) { bench_gapp<T>(st, *lp, gapp::units::tile{}, s, false); });
+            reg(key(*lp, "tile-padded-tuned", s), [lp, s](benchmark::State& st) { bench_padded<T>(st, *lp, gapp::units::tile{}, s); });
+          }
         }
       }
     });

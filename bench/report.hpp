@@ -74,23 +74,33 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
     const result* cb = get("clblast/0.00");
     const result* dd = get("dense-direct/0.00");
     const result* dl = get("dense-local/0.00");
-    const result* dt = get("dense-tuned/0.00");
     const result* dp = get("dense-padded/0.00");
+    // the tuned rows' dense: the faster of the preset's and the tuned dense (of their layout)
+    auto faster = [](const result* a, const result* b) { return !a ? b : !b ? a : b->time < a->time ? b : a; };
+    const result* dt = faster(dd, get("dense-tuned/0.00"));
+    const result* dpt = faster(dp, get("dense-padded-tuned/0.00"));
     const double flops = flops_of(l);
     for (auto& [name, r] : g_results) {
       if (name.rfind(base, 0) != 0) continue;
       const std::string rest = name.substr(base.size());
       const std::string tech = rest.substr(0, rest.find('/'));
       const double s = std::atof(rest.substr(rest.find('/') + 1).c_str());
-      const bool tuned = tech.size() > 6 && tech.compare(tech.size() - 6, 6, "-tuned") == 0;
-      const bool padded = tech.size() > 7 && tech.compare(tech.size() - 7, 7, "-padded") == 0;
-      const result* dense = tuned ? dt : padded ? dp : tech.find("local") != std::string::npos || !dd ? dl : dd;
+      auto ends = [&](const char* suffix) {
+        const std::size_t n = std::strlen(suffix);
+        return tech.size() > n && tech.compare(tech.size() - n, n, suffix) == 0;
+      };
+      const bool tuned = ends("-tuned");
+      const bool padded = ends("-padded") || ends("-padded-tuned");
+      const result* dense = tuned && padded ? dpt
+                          : tuned           ? dt
+                          : padded          ? dp
+                          : tech.find("local") != std::string::npos || !dd ? dl : dd;
       const bool peer = tech == "openblas" || tech == "clblast";
       const double sp = dense && !peer ? dense->time / r.time : 0.0;
       row x{l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
             ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0};
       x.achieved = r.sparsity;
-      if (tuned) x.policy = g_tuned_policies[tech.substr(0, tech.size() - 6)];
+      if (tuned) x.policy = g_tuned_policies[tech.substr(0, tech.find('-'))];
       if (r.unit_rows > 0) x.unit = std::to_string(static_cast<int>(r.unit_rows)) + "x" + std::to_string(static_cast<int>(r.unit_cols));
       if (s > 0) x.flag = flag_of(l, s, r, tech.find("balanced") != std::string::npos);
       out.push_back(x);
@@ -119,7 +129,8 @@ inline void print_summary(const std::vector<row>& rows) {
   for (const row& r : rows)
     std::printf("%-22s %-16s %5.2f %10.3f %8.1f %9.2f %7.2f %9.2f %8.2f\n", r.shape.c_str(), r.tech.c_str(), r.s,
                 r.time_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb);
-  for (const std::string& dense : {g_sparse_dense, std::string("dense-tuned")}) {
+  for (const std::string& dense : {g_sparse_dense, std::string("dense-tuned"), std::string("dense-padded"),
+                                   std::string("dense-padded-tuned")}) {
     double g = 0;
     int n = 0;
     for (const row& r : rows)
