@@ -31,8 +31,9 @@ def main():
     profile = os.path.join(w, "profile.json")
     if not os.path.exists(profile):
         print("advise: tuning (gapp-tune) ...", flush=True)
+        # the plans use the preset (gapp-advise's default): its measurements are all they need
         run([f"{b}/gapp-tune", "--weights", args.weights, "--batch", str(args.batch), "--techniques",
-             "dense,simd,tile,simd-balanced", "--out", profile])
+             "dense,simd,tile,simd-balanced", "--preset-only", "--out", profile])
     vgg = [f"{b}/gapp-vgg16", "--weights", args.weights, "--images", images]
     dense_run = os.path.join(w, "dense_run.json")
     d = run(vgg + ["--batch", str(args.batch), "--layer-times"])
@@ -75,6 +76,26 @@ def main():
                       "predicted_ms": p["predicted_ms"], "measured_ms": m, "layers": p["layers"]}
         print(f"{name:46s} {p['kept_l2_fraction']:8.4f} {p['sparsity']:8.4f} {p['predicted_ms']:10.1f} {m:9.1f} "
               f"{p['predicted_ms'] / m - 1:+7.1%} {dense / m:8.2f} {uni / m:8.2f}")
+    # per layer: each plan once more with its kernels' device times, beside the profile's
+    # prediction for the layer's GEMM (what a whole-network error is made of)
+    print("\nper layer (one pass with --layer-times; device time of each GEMM against the profile's median):")
+    for name, (path, p) in made.items():
+        o = run(vgg + ["--plan", path, "--layer-times"])
+        per = []
+        for l in p["layers"]:
+            got = o["layer_ms"].get(f"{l['display']} gemm")
+            if not l["modelled"] or got is None:
+                continue
+            per.append({"layer": l["display"], "technique": l["technique"], "sparsity": l["sparsity"],
+                        "predicted_ms": l["predicted_ms"], "measured_ms": got})
+        rows[name]["per_layer"] = per
+        pred, meas = sum(x["predicted_ms"] for x in per), sum(x["measured_ms"] for x in per)
+        print(f"  {name}: GEMMs predicted {pred:.1f} ms, measured {meas:.1f} ms ({pred / meas - 1:+.1%})")
+        for x in per:
+            err = x["predicted_ms"] / x["measured_ms"] - 1
+            if abs(err) > 0.15 and abs(x["predicted_ms"] - x["measured_ms"]) > 0.2:
+                print(f"    {x['layer']:8s} {x['technique']}@{x['sparsity']:.2f}: predicted {x['predicted_ms']:.2f} ms, "
+                      f"measured {x['measured_ms']:.2f} ms ({err:+.0%})")
     with open(os.path.join(w, "check.json"), "w") as f:
         json.dump({"device": cpu, "batch": args.batch, "dense_ms": dense, "times": times, "plans": rows}, f, indent=1)
 
