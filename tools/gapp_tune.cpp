@@ -7,8 +7,9 @@
 // gapp::tune::tilings_for<preset> that fits it and is not the preset's own (13 candidates
 // in all for the PoCL presets, 10 to 12 for the GPU presets).
 // Each candidate is first checked against a host reference on the shape's first columns,
-// then timed: one warm-up, then R rounds in which every candidate runs once (interleaved, so
-// that drift hits all alike); the median is kept. Progress and time left go to stderr.
+// then timed: one warm-up launch, untimed warm-up rounds (at least one, at least 100 ms),
+// then R rounds in which every candidate runs once (interleaved, so that drift hits all
+// alike); the median is kept. Progress and time left go to stderr.
 // Resumable: finished (shape, technique) groups are kept in FILE.partial and skipped when
 // the same command runs again; the profile is written atomically at the end (a good profile
 // is never replaced by a partial one). Prints the profile's summary as one JSON line.
@@ -441,6 +442,20 @@ int run(int argc, char** argv) {
                               std::to_string(scale) + ")");
           rs.push_back(std::move(r));
         });
+        // warm-up rounds, untimed, interleaved like the timed ones: at least one and at least
+        // 100 ms of launches. After the host work between groups (pruning, packing, the
+        // reference) the first launches run slow for a while — on a 2-core VM up to 2x for 3–5
+        // launches (conv3_2 of a batch-100 network: 4.3, 4.3, 2.9, then 2.1 ms), which a
+        // single candidate's 7 rounds took into its median
+        {
+          const auto w0 = std::chrono::steady_clock::now();
+          for (std::size_t round = 0;
+               round < 1 || (std::chrono::steady_clock::now() - w0 < std::chrono::milliseconds(100) && round < 100); ++round)
+            for (std::size_t c = 0; c < rs.size(); ++c) {
+              const auto& in = inputs[(round * rs.size() + c) % inputs.size()];
+              rs[c].enqueue(q, in[0], in[1], in[2], yb).wait();
+            }
+        }
         std::vector<std::vector<double>> ms(rs.size());
         for (std::size_t round = 0; round < repeats; ++round)
           for (std::size_t c = 0; c < rs.size(); ++c) {

@@ -82,7 +82,9 @@ def main():
     for name, (path, p) in made.items():
         o = run(vgg + ["--plan", path, "--layer-times"])
         per = []
-        for l in p["layers"]:
+        with open(path) as f:
+            plan = json.load(f)
+        for l in plan["layers"]:
             got = o["layer_ms"].get(f"{l['display']} gemm")
             if not l["modelled"] or got is None:
                 continue
