@@ -212,11 +212,18 @@ static inline __attribute__((always_inline)) void gapp_walk_dense(floatV acc[GAP
 }
 
 /* Tile: kept TM × TK blocks [c0, c1) of this tile row, whose list ends at b_end; prefetches
-   the next kept block's X rows. `mt`: this work-item's first row inside the tile. */
+   the next kept block's X rows (over padded activations the block's own, GAPP_PFN columns
+   ahead: VGG16-224 tile units 0.9, AMD EPYC, 22.8/19.4 → 17.6/17.8 ms in two interleaved
+   pairs). `mt`: this work-item's first row inside the tile. */
 static inline __attribute__((always_inline)) void gapp_walk_tiles(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int mt, const int c0,
                             const int c1, const int b_end, const int edge) {
   for (int b = c0; b < c1; ++b) {
-    const int k0 = a->I1[b] * GAPP_TK, kn = a->I1[b + 1 < b_end ? b + 1 : b] * GAPP_TK;
+    const int k0 = a->I1[b] * GAPP_TK;
+#if GAPP_PADDED
+    const int kn = k0; /* the rows it reads, GAPP_PFN columns ahead */
+#else
+    const int kn = a->I1[b + 1 < b_end ? b + 1 : b] * GAPP_TK;
+#endif
     __global const float* wb = a->Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;
     GAPP_KLOOP for (int kk = 0; kk < GAPP_TK; ++kk) {
       gapp_prefetch_row(a, kn + kk);
