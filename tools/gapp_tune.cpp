@@ -6,11 +6,13 @@
 // Candidates: the preset dispatch picks for the device and every tiling of
 // gapp::tune::tilings_for<preset> that fits it and is not the preset's own (13 candidates
 // in all for the PoCL presets, 10 to 12 for the GPU presets).
-// Each candidate is first checked against a host reference on the shape's first columns,
-// then timed: one warm-up launch, untimed warm-up rounds (at least one, at least 100 ms),
-// then R rounds in which every candidate runs once (interleaved, so that drift hits all
-// alike); the median is kept. Progress and time left go to stderr.
-// Resumable: finished (shape, technique) groups are kept in FILE.partial and skipped when
+// Each candidate is first checked against a host reference on the shape's first columns;
+// then every candidate of every (technique, sparsity) group of the shape is timed together:
+// untimed warm-up rounds (at least one, at least 100 ms), then R rounds in which each runs
+// once (interleaved, so that drift and slow stretches hit all alike), each launch on one of
+// up to 8 copies of the input and output in turn; the median is kept. Progress and time
+// left go to stderr.
+// Resumable: finished shapes' (technique, sparsity) groups are kept in FILE.partial and skipped when
 // the same command runs again; the profile is written atomically at the end (a good profile
 // is never replaced by a partial one). Prints the profile's summary as one JSON line.
 #include <gapp/io/npy.hpp>
@@ -56,6 +58,7 @@ struct shape {
   std::string name;
   std::size_t m, k, n;
   std::size_t batch = 0, h = 0, w = 0; ///< h > 0: a 3×3 convolution's GEMM, measured as an implicit GEMM
+  std::string weight_file;              ///< the layer's weights (--weights), else random ones
 };
 
 /// The five VGG16-224 layer GEMMs (batch 1); as convolutions of their 3×3 windows over
@@ -107,7 +110,10 @@ std::vector<shape> shapes_from_weights(const std::string& dir, std::size_t batch
   std::set<std::string> seen;
   for (const auto& l : gapp::nn::vgg16_layers(cfg)) {
     if (!l.conv || l.shape.in_channels * 9 < 64) continue; // conv1_1 stays dense
+    // measured with the weights of the first layer of its shape: where the units and kept
+    // weights fall decides how evenly a sparse GEMM's work spreads over the work-groups
     shape s{l.display, l.shape.gemm_rows(), l.shape.gemm_cols(), l.in_size * l.in_size * batch};
+    s.weight_file = dir + "/" + l.name + ".weight.npy";
     if (implicit) s.batch = batch, s.h = s.w = l.in_size;
     const std::string key = std::to_string(s.m) + "," + std::to_string(s.k) + "," + std::to_string(s.n);
     if (seen.insert(key).second) out.push_back(s);
@@ -369,7 +375,17 @@ int run(int argc, char** argv) {
       // family reads no input directly, that input's im2col matrix)
       const std::size_t xrows = s.h ? s.k / 9 : s.k;
       std::vector<float> w(s.m * s.k), x(xrows * s.n);
-      for (auto& v : w) v = he(g);
+      if (s.weight_file.empty())
+        for (auto& v : w) v = he(g);
+      else {
+        gapp::npy::tensor<float> t = gapp::npy::read_floats(s.weight_file);
+        if (t.data.size() != w.size())
+          throw gapp::shape_error(s.weight_file + ": " + std::to_string(t.data.size()) + " weights, the layer's GEMM needs " +
+                                  std::to_string(s.m) + "x" + std::to_string(s.k));
+        for (float v : t.data)
+          if (!std::isfinite(v)) throw gapp::file_error(s.weight_file + ": a weight is NaN or infinite");
+        w = std::move(t.data);
+      }
       for (auto& v : x) v = u(g);
       cl::Buffer xb(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, x.size() * 4, x.data());
       // Y holds the plain or the padded output (the larger)
@@ -382,22 +398,27 @@ int run(int argc, char** argv) {
         std::vector<float> p = gapp::kernels::to_padded(x, xrows * s.batch, s.h, s.w);
         xpad = cl::Buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, p.size() * 4, p.data());
       }
-      // copies of the inputs, so that the timed launches take turns reading them: a launch
+      // copies of the inputs and of Y, so that the timed launches take turns with them: a launch
       // finds its input out of cache, as a network layer finds the one the layer before it
       // wrote among everything else (one input read again and again stays cached, and made
-      // the padded convolutions look up to 1.9x faster than in the network)
-      std::vector<std::array<cl::Buffer, 3>> inputs{{xb, xpad, xcol}};
+      // the padded convolutions look up to 1.9x faster than in the network), and writes an
+      // output that is not cached either, as a network layer writes into a buffer last used
+      // layers ago (one Y written again and again made the sparsest layers, where writing Y
+      // weighs most, up to 1.4x faster than in the network)
+      std::vector<std::array<cl::Buffer, 4>> inputs{{xb, xpad, xcol, yb}};
       {
         std::size_t bytes = 0;
         for (const cl::Buffer& b : inputs[0]) bytes += b.getInfo<CL_MEM_SIZE>();
-        const std::size_t copies = std::min<std::size_t>(8, (std::size_t{96} << 20) / std::max<std::size_t>(bytes, 1));
+        const std::size_t copies = std::min<std::size_t>(8, (std::size_t{128} << 20) / std::max<std::size_t>(bytes, 1));
         for (std::size_t i = 1; i < copies; ++i) {
-          std::array<cl::Buffer, 3> c;
+          std::array<cl::Buffer, 4> c;
           for (std::size_t j = 0; j < 3; ++j) {
             const std::size_t sz = inputs[0][j].getInfo<CL_MEM_SIZE>();
             c[j] = cl::Buffer(ctx, CL_MEM_READ_ONLY, sz);
             q.enqueueCopyBuffer(inputs[0][j], c[j], 0, 0, sz);
           }
+          c[3] = cl::Buffer(ctx, CL_MEM_READ_WRITE, yb.getInfo<CL_MEM_SIZE>());
+          q.enqueueFillBuffer(c[3], 0.0f, 0, yb.getInfo<CL_MEM_SIZE>());
           inputs.push_back(c);
         }
         q.finish();
@@ -405,11 +426,17 @@ int run(int argc, char** argv) {
       const std::size_t nref = std::min<std::size_t>(s.n, 96);
       const std::vector<float> xref = s.h ? im2col3(x, xrows, s.batch, s.h, s.w, nref) : x;
       const std::size_t xref_ld = s.h ? nref : s.n;
+      // every pending (technique, sparsity) group of the shape, each with its checked candidates
+      struct group {
+        std::size_t ti;
+        std::vector<runner> rs;
+      };
+      std::vector<group> groups;
       for (std::size_t ti = 0; ti < techs.size(); ++ti) {
         const auto& t = techs[ti];
         const double sparsity = tech_sparsity[ti];
         if (done_groups.count(group_key(s.m, s.k, s.n, tech_names[ti], sparsity, s.h > 0))) continue;
-        // prepare and check every candidate, then time them interleaved
+        // prepare and check every candidate
         std::vector<runner> rs;
         const std::size_t nchk = nref;
         cands::for_each([&](auto cand) {
@@ -442,32 +469,45 @@ int run(int argc, char** argv) {
                               std::to_string(scale) + ")");
           rs.push_back(std::move(r));
         });
-        // warm-up rounds, untimed, interleaved like the timed ones: at least one and at least
-        // 100 ms of launches. After the host work between groups (pruning, packing, the
-        // reference) the first launches run slow for a while — on a 2-core VM up to 2x for 3–5
-        // launches (conv3_2 of a batch-100 network: 4.3, 4.3, 2.9, then 2.1 ms), which a
-        // single candidate's 7 rounds took into its median
-        {
-          const auto w0 = std::chrono::steady_clock::now();
-          for (std::size_t round = 0;
-               round < 1 || (std::chrono::steady_clock::now() - w0 < std::chrono::milliseconds(100) && round < 100); ++round)
-            for (std::size_t c = 0; c < rs.size(); ++c) {
-              const auto& in = inputs[(round * rs.size() + c) % inputs.size()];
-              rs[c].enqueue(q, in[0], in[1], in[2], yb).wait();
-            }
-        }
-        std::vector<std::vector<double>> ms(rs.size());
-        for (std::size_t round = 0; round < repeats; ++round)
-          for (std::size_t c = 0; c < rs.size(); ++c) {
-            const auto t0 = std::chrono::steady_clock::now();
-            const auto& in = inputs[(round * rs.size() + c) % inputs.size()];
-            rs[c].enqueue(q, in[0], in[1], in[2], yb).wait();
-            ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        groups.push_back({ti, std::move(rs)});
+      }
+      // then every runner of the shape timed interleaved: a round launches each once, so that
+      // the slow stretches of a shared machine (on a 2-core VM, launches 2x slower for tens of
+      // milliseconds at a time, as when a core is taken away) fall on all groups alike instead
+      // of on the few consecutive rounds of one group, which took whole medians 2x slow.
+      // Warm-up rounds first, untimed: at least one and at least 100 ms. After the host work of
+      // the preparation the first launches run slow for a while — on a 2-core VM up to 2x for
+      // 3–5 launches (conv3_2 of a batch-100 network: 4.3, 4.3, 2.9, then 2.1 ms).
+      std::vector<runner*> all;
+      for (auto& gr : groups)
+        for (auto& r : gr.rs) all.push_back(&r);
+      if (!all.empty()) {
+        const auto w0 = std::chrono::steady_clock::now();
+        for (std::size_t round = 0;
+             round < 1 || (std::chrono::steady_clock::now() - w0 < std::chrono::milliseconds(100) && round < 100); ++round)
+          for (std::size_t c = 0; c < all.size(); ++c) {
+            const auto& in = inputs[(round * all.size() + c) % inputs.size()];
+            all[c]->enqueue(q, in[0], in[1], in[2], in[3]).wait();
           }
-        for (std::size_t c = 0; c < rs.size(); ++c)
-          prof.measurements.push_back(
-              {s.m, s.k, s.n, tech_names[ti], sparsity, rs[c].policy, ms[c], median(ms[c]), rs[c].achieved,
-               rs[c].implicit});
+      }
+      std::vector<std::vector<double>> ms(all.size());
+      for (std::size_t round = 0; round < repeats; ++round)
+        for (std::size_t c = 0; c < all.size(); ++c) {
+          const auto t0 = std::chrono::steady_clock::now();
+          const auto& in = inputs[(round * all.size() + c) % inputs.size()];
+          all[c]->enqueue(q, in[0], in[1], in[2], in[3]).wait();
+          ms[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+      {
+        std::size_t c = 0;
+        for (const auto& gr : groups)
+          for (const auto& r : gr.rs) {
+            prof.measurements.push_back({s.m, s.k, s.n, tech_names[gr.ti], tech_sparsity[gr.ti], r.policy, ms[c],
+                                         median(ms[c]), r.achieved, r.implicit});
+            ++c;
+          }
+      }
+      if (!groups.empty()) {
         gapp::tune::summarise(prof);
         gapp::npy::write_atomic(partial, gapp::tune::to_json(prof));
       }

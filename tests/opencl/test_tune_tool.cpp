@@ -5,9 +5,11 @@
 #include "../host/run_tool.hpp"
 #include "cl_env.hpp"
 
+#include <gapp/io/npy.hpp>
 #include <gapp/nn/vgg16.hpp>
 #include <gapp/opencl/tuned.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -139,6 +141,19 @@ TEST_CASE("gapp-tune measures a network's convolutions as the network runs them"
       CHECK(m.implicit == (!im2col && direct));
       CHECK(m.policy == p.preset);
     }
+  }
+  // the layers are measured with their own weights: a NaN in one is an error naming its file,
+  // and no profile is written
+  {
+    const std::string f = dir + "/net/features.2.weight.npy";
+    gapp::npy::tensor<float> t = gapp::npy::read_floats(f);
+    t.data[5] = std::nanf("");
+    gapp::npy::write(f, t.shape, t.data.data());
+    const auto r = run_tune("--weights " + dir + "/net --batch 2 --techniques dense --repeats 1 --preset-only --out " +
+                                dir + "/nan.json", dir);
+    CHECK(r.status != 0);
+    CHECK_THAT(r.err, Catch::Contains("features.2.weight.npy") && Catch::Contains("NaN"));
+    CHECK_FALSE(fs::exists(dir + "/nan.json"));
   }
   auto bad = run_tune("--weights " + dir + "/net --batch 2 --max-n 64 --out " + dir + "/x.json", dir);
   CHECK(bad.status != 0);
