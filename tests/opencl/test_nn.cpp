@@ -151,9 +151,14 @@ TEMPLATE_TEST_CASE("conv2d on the device matches direct convolution loops", "[op
 
 TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {
   cl_env& env = cl_env::get();
-  opencl::layer_kernels lk(env.context, env.device, env.cache);
+  // both walks of the pool, whichever the device would pick; widths that fill the row walk's
+  // 8-wide steps exactly (16, 32), leave a remainder (38, 7) or have no full step (5, 3)
+  const auto walk = GENERATE(opencl::layer_kernels::pool_walk::automatic, opencl::layer_kernels::pool_walk::pixels,
+                             opencl::layer_kernels::pool_walk::rows);
+  INFO("pool walk " << static_cast<int>(walk));
+  opencl::layer_kernels lk(env.context, env.device, env.cache, walk);
   std::mt19937 g(3);
-  for (auto [h, w] : {std::pair<std::size_t, std::size_t>{8, 8}, {7, 5}, {2, 3}}) {
+  for (auto [h, w] : {std::pair<std::size_t, std::size_t>{8, 8}, {7, 5}, {2, 3}, {6, 38}, {5, 16}, {4, 32}, {3, 7}}) {
     const auto in = random_input(g, 3, 4, h, w);
     cl::Buffer ib = to_device(to_cnhw(in)), ob = to_device(std::vector<float>(4 * 3 * (h / 2) * (w / 2)));
     lk.maxpool2(env.queue, ib, ob, 4, 3, h, w).wait();

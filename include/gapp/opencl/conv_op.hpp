@@ -164,9 +164,21 @@ private:
 /// 2×2 max-pool (stride 2) and the per-sample flatten before a classifier, on CNHW data.
 class layer_kernels {
 public:
-  layer_kernels(const cl::Context& ctx, const cl::Device& dev, program_cache& cache) {
+  /// How the max-pool walks its output: a work-item per output pixel (GPUs: neighbouring
+  /// work-items read neighbouring pixels), or a work-item per output row with vector loads
+  /// (CPUs); `automatic` picks rows on a CL_DEVICE_TYPE_CPU device, pixels elsewhere.
+  enum class pool_walk { automatic, pixels, rows };
+
+  layer_kernels(const cl::Context& ctx, const cl::Device& dev, program_cache& cache,
+                pool_walk walk = pool_walk::automatic) {
     const cl::Program p = cache.get(ctx, dev, kernels::conv_layers_source());
-    pool_ = detail::make_kernel(p, "gapp_maxpool2");
+    if (walk == pool_walk::automatic) {
+      cl_device_type type = 0;
+      detail::check(dev.getInfo(CL_DEVICE_TYPE, &type), "clGetDeviceInfo(CL_DEVICE_TYPE)");
+      walk = (type & CL_DEVICE_TYPE_CPU) ? pool_walk::rows : pool_walk::pixels;
+    }
+    pool_rows_ = walk == pool_walk::rows;
+    pool_ = detail::make_kernel(p, pool_rows_ ? "gapp_maxpool2_rows" : "gapp_maxpool2");
     flatten_ = detail::make_kernel(p, "gapp_flatten");
     repad_ = detail::make_kernel(p, "gapp_repad");
   }
@@ -183,8 +195,8 @@ public:
     detail::set_args(pool_, static_cast<int>(c * batch), static_cast<int>(h), static_cast<int>(w), static_cast<int>(oh),
                      static_cast<int>(ow), static_cast<int>(in_padded), static_cast<int>(out_padded), in, out);
     cl::Event e;
-    detail::check(q.enqueueNDRangeKernel(pool_, cl::NullRange, cl::NDRange(detail::round_up(oh * ow, 16), c * batch),
-                                         cl::NullRange, nullptr, &e),
+    const cl::NDRange global = pool_rows_ ? cl::NDRange(oh, c * batch) : cl::NDRange(detail::round_up(oh * ow, 16), c * batch);
+    detail::check(q.enqueueNDRangeKernel(pool_, cl::NullRange, global, cl::NullRange, nullptr, &e),
                   "clEnqueueNDRangeKernel(gapp_maxpool2)");
     return e;
   }
@@ -227,6 +239,7 @@ private:
                         std::to_string(floats));
   }
   cl::Kernel pool_, flatten_, repad_;
+  bool pool_rows_ = false;
   std::mutex mutex_;
 };
 
