@@ -22,18 +22,28 @@ def main():
         ap.add_argument(a, required=True)
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sparsity", default="0.5,0.6,0.7,0.75,0.8,0.85,0.9,0.95")
     args = ap.parse_args()
+    grid = sorted(float(v) for v in args.sparsity.split(","))
     b, w = args.build, args.work
     x = np.load(args.images)[: args.count]
     images = os.path.join(w, "images.npy")
     np.save(images, x)
     profile = os.path.join(w, "profile.json")
+    if os.path.exists(profile):
+        # kept only when it measured every sparsity of the grid (else tuned again, atomically)
+        with open(profile) as f:
+            have = {round(m["sparsity"], 6) for m in json.load(f)["measurements"]}
+        if not all(round(v, 6) in have for v in grid):
+            print(f"advise: {profile} lacks sparsities of {args.sparsity}: tuning again", flush=True)
+            os.remove(profile)
     if not os.path.exists(profile):
         print("advise: tuning (gapp-tune) ...", flush=True)
         # the plans use the preset (gapp-advise's default): its measurements are all they need
         run([f"{b}/gapp-tune", "--weights", args.weights, "--batch", str(args.batch), "--techniques",
-             "dense,simd,tile,simd-balanced", "--preset-only", "--out", profile])
+             "dense,simd,tile,simd-balanced", "--sparsity", ",".join(f"{v:g}" for v in grid), "--preset-only",
+             "--out", profile])
     vgg = [f"{b}/gapp-vgg16", "--weights", args.weights, "--images", images]
     dense_run = os.path.join(w, "dense_run.json")
     d = run(vgg + ["--batch", str(args.batch), "--layer-times"])
@@ -52,6 +62,12 @@ def main():
     for i, (name, extra) in enumerate(plans.items()):
         path = os.path.join(w, f"plan{i}.json")
         made[name] = (path, run(adv + extra + ["--plan", path]))
+    # the other side of the same comparison: the plan at the predicted latency of uniform SIMD
+    # units at 0.75, and how much more of the weights' L2 it keeps
+    name = "plan: latency of simd 0.75"
+    path = os.path.join(w, f"plan{len(made)}.json")
+    plans[name] = ["--latency-ms", f"{made['uniform simd 0.75'][1]['predicted_ms']:.4f}"]
+    made[name] = (path, run(adv + plans[name] + ["--plan", path]))
     times = {name: [] for name in ["dense", *plans]}
     out = {}
     for r in range(args.rounds):
@@ -65,17 +81,23 @@ def main():
     uni = statistics.median(times["uniform simd 0.75"])
     cpu = d["device"]
     print(f"\ndevice: {cpu}; batch {args.batch}; {args.count} images; medians of {args.rounds} rounds")
+    # each round runs every plan once, back to back: the ratio per round pairs runs made close
+    # together, so its median is steadier than a ratio of medians when the machine drifts
+    def paired(name):
+        return statistics.median(u / m for u, m in zip(times["uniform simd 0.75"], times[name]))
+
     print(f"{'':46s} {'kept L2':>8s} {'sparsity':>8s} {'predicted':>10s} {'measured':>9s} {'error':>7s} "
-          f"{'vs dense':>8s} {'vs simd':>8s}")
+          f"{'vs dense':>8s} {'vs simd':>8s} {'paired':>7s}")
     print(f"{'dense':46s} {1.0:8.4f} {0.0:8.4f} {made['uniform simd 0.75'][1]['dense_ms']:10.1f} {dense:9.1f} "
-          f"{made['uniform simd 0.75'][1]['dense_ms'] / dense - 1:+7.1%} {1.0:8.2f} {uni / dense:8.2f}")
+          f"{made['uniform simd 0.75'][1]['dense_ms'] / dense - 1:+7.1%} {1.0:8.2f} {uni / dense:8.2f} {paired('dense'):7.2f}")
     rows = {}
     for name, (path, p) in made.items():
         m = statistics.median(times[name])
         rows[name] = {"plan": path, "kept_l2": p["kept_l2_fraction"], "sparsity": p["sparsity"],
-                      "predicted_ms": p["predicted_ms"], "measured_ms": m, "layers": p["layers"]}
+                      "predicted_ms": p["predicted_ms"], "measured_ms": m, "layers": p["layers"],
+                      "vs_uniform_simd_paired": paired(name)}
         print(f"{name:46s} {p['kept_l2_fraction']:8.4f} {p['sparsity']:8.4f} {p['predicted_ms']:10.1f} {m:9.1f} "
-              f"{p['predicted_ms'] / m - 1:+7.1%} {dense / m:8.2f} {uni / m:8.2f}")
+              f"{p['predicted_ms'] / m - 1:+7.1%} {dense / m:8.2f} {uni / m:8.2f} {paired(name):7.2f}")
     # per layer: each plan once more with its kernels' device times, beside the profile's
     # prediction for the layer's GEMM (what a whole-network error is made of)
     print("\nper layer (one pass with --layer-times; device time of each GEMM against the profile's median):")
