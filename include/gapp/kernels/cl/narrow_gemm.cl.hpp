@@ -27,29 +27,29 @@ typedef GAPP_CAT(float, GAPP_RM) floatR;
 #define GAPP_RLOAD(p) GAPP_CAT(vload, GAPP_RM)(0, (p))
 #endif
 
-/* floatK: KW consecutive k of one row (the row-major tile blocks). */
+/* floatK: KVW consecutive k of one row (the row-major tile blocks). */
 #if GAPP_TK % 16 == 0
-#define GAPP_KW 16
+#define GAPP_KVW 16
 #elif GAPP_TK % 8 == 0
-#define GAPP_KW 8
+#define GAPP_KVW 8
 #elif GAPP_TK % 4 == 0
-#define GAPP_KW 4
+#define GAPP_KVW 4
 #else
-#define GAPP_KW 1
+#define GAPP_KVW 1
 #endif
-#if GAPP_KW == 1
+#if GAPP_KVW == 1
 typedef float floatK;
 #define GAPP_KLOAD(p) (*(p))
 #define GAPP_KSUM(v) (v)
 #else
-typedef GAPP_CAT(float, GAPP_KW) floatK;
-#define GAPP_KLOAD(p) GAPP_CAT(vload, GAPP_KW)(0, (p))
+typedef GAPP_CAT(float, GAPP_KVW) floatK;
+#define GAPP_KLOAD(p) GAPP_CAT(vload, GAPP_KVW)(0, (p))
 #endif
-#if GAPP_KW == 16
+#if GAPP_KVW == 16
 #define GAPP_KSUM(v) gapp_sum4((v).lo.lo + (v).lo.hi + (v).hi.lo + (v).hi.hi)
-#elif GAPP_KW == 8
+#elif GAPP_KVW == 8
 #define GAPP_KSUM(v) gapp_sum4((v).lo + (v).hi)
-#elif GAPP_KW == 4
+#elif GAPP_KVW == 4
 #define GAPP_KSUM(v) gapp_sum4(v)
 #endif
 static inline float gapp_sum4(const float4 v) { return (v.x + v.y) + (v.z + v.w); }
@@ -84,13 +84,13 @@ static inline __attribute__((always_inline)) void gapp_n_unit(floatR acc[4][GAPP
     gapp_n_rank1(acc[kk & 3], GAPP_RLOAD(wu + kk * GAPP_UR), X, k0 + kk, K, kmap, N, nc);
 }
 
-/* KW values of X column c from row k (rows past K read as 0: their weights are padding). */
+/* KVW values of X column c from row k (rows past K read as 0: their weights are padding). */
 static inline __attribute__((always_inline)) floatK gapp_n_xk(__global const float* restrict X, const int k, const int K,
                                                               const int N, const int c) {
-  if (N == 1 && k + GAPP_KW <= K) return GAPP_KLOAD(X + k);
-  float t[GAPP_KW];
-  for (int l = 0; l < GAPP_KW; ++l) t[l] = k + l < K ? X[(size_t)(k + l) * N + c] : 0.0f;
-#if GAPP_KW == 1
+  if (N == 1 && k + GAPP_KVW <= K) return GAPP_KLOAD(X + k);
+  float t[GAPP_KVW];
+  for (int l = 0; l < GAPP_KVW; ++l) t[l] = k + l < K ? X[(size_t)(k + l) * N + c] : 0.0f;
+#if GAPP_KVW == 1
   return t[0];
 #else
   return GAPP_KLOAD(t);
@@ -98,7 +98,7 @@ static inline __attribute__((always_inline)) floatK gapp_n_xk(__global const flo
 }
 
 /* Tile: the kept TM × TK blocks [b0, b1) of the tile row; the work-item's RM rows of a block
-   are RM × TK values, row-major, read along K. acc[i][c]: row i, column c, KW partial sums. */
+   are RM × TK values, row-major, read along K. acc[i][c]: row i, column c, KVW partial sums. */
 static inline __attribute__((always_inline)) void gapp_n_tiles(floatK acc[GAPP_RM][GAPP_NARROW_MAX], __global const float* restrict Wv,
                                                                __global const int* restrict I1, const int b0, const int b1,
                                                                const int mt, __global const float* restrict X, const int K,
@@ -106,7 +106,7 @@ static inline __attribute__((always_inline)) void gapp_n_tiles(floatK acc[GAPP_R
   for (int b = b0; b < b1; ++b) {
     const int k0 = I1[b] * GAPP_TK;
     __global const float* wb = Wv + (size_t)b * (GAPP_TM * GAPP_TK) + mt * GAPP_TK;
-    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; kk += GAPP_KW) {
+    _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; kk += GAPP_KVW) {
       floatK xk[GAPP_NARROW_MAX];
       _Pragma("unroll") for (int c = 0; c < nc; ++c) xk[c] = gapp_n_xk(X, k0 + kk, K, N, c);
       _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
