@@ -407,8 +407,7 @@ int run(int argc, char** argv) {
       // wrote among everything else (one input read again and again stays cached, and made
       // the padded convolutions look up to 1.9x faster than in the network), and writes an
       // output that is not cached either, as a network layer writes into a buffer last used
-      // layers ago (one Y written again and again made the sparsest layers, where writing Y
-      // weighs most, up to 1.4x faster than in the network)
+      // layers ago
       std::vector<std::array<cl::Buffer, 4>> inputs{{xb, xpad, xcol, yb}};
       {
         std::size_t bytes = 0;
