@@ -387,7 +387,7 @@ int run(int argc, char** argv) {
           throw gapp::shape_error(s.weight_file + ": " + std::to_string(t.data.size()) + " weights, the layer's GEMM needs " +
                                   std::to_string(s.m) + "x" + std::to_string(s.k));
         for (float v : t.data)
-          if (!std::isfinite(v)) throw gapp::file_error(s.weight_file + ": a weight is NaN or infinite");
+          if (!std::isfinite(v)) throw gapp::value_error(s.weight_file + ": a weight is NaN or infinite (gapp refuses them)");
         w = std::move(t.data);
       }
       for (auto& v : x) v = u(g);
