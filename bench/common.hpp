@@ -54,6 +54,7 @@ struct env_t {
   gapp::device_facts facts;
 };
 inline std::map<std::string, std::string> g_tuned_policies; ///< technique -> the profile's policy
+inline std::map<std::string, std::string> g_row_policies;   ///< "layer/row/s" -> its policy, where it is the row's own
 
 inline env_t* g_env = nullptr;
 

@@ -7,7 +7,10 @@
 //
 // --profile=FILE (or a profile in the documented location, docs/tuning.md) adds rows with
 // the profile's best policies beside the preset's: dense-tuned, simd-tuned, tile-tuned on
-// the VGG16-224 layers.
+// the VGG16-224 layers (one policy per technique, the best over all the profile's shapes),
+// their padded forms (…-padded-tuned), and each layer with the profile's best policy on its
+// own shape (dense-padded-layer-tuned, simd-…, tile-…; the CSV's policy column names it).
+// Tuned rows' shares are against the fastest dense of their layout, preset or tuned.
 //
 // The five VGG16-224 layers also run as the network runs them: 3×3 convolutions over padded
 // activations (dense-padded, simd-padded, tile-padded at 0.75 and 0.9; their shares against
@@ -213,6 +216,27 @@ inline void register_tuned(const gapp::tune::profile& prof, const std::vector<do
         }
       }
     });
+    // each layer at each sparsity with the profile's best policy for that shape and sparsity
+    // (tune::choose_tuned with both), as padded convolutions: rows dense-padded-layer-tuned,
+    // simd-…, tile-…
+    for (const layer& l : layers224) {
+      const layer* lp = &*std::find_if(all_layers.begin(), all_layers.end(), [&](const layer& x) { return x.name == l.name; });
+      const std::string row = tech + "-padded-layer-tuned";
+      for (double s : tech == "dense" ? std::vector<double>{0} : sparsities) {
+        const gapp::tune::shape_mkn shape{static_cast<std::size_t>(l.M), static_cast<std::size_t>(l.K),
+                                          static_cast<std::size_t>(l.N), s};
+        const gapp::tune::tuned_choice lc = gapp::tune::choose_tuned(&prof, g_env->facts, std::string(Direct::name), tech, shape);
+        if (!lc.tuned) continue;
+        gapp::tune::candidates<Direct>::visit(lc.policy, [&](auto cand) {
+          using T = decltype(cand);
+          const std::string k = key(*lp, row, s);
+          g_row_policies[k] = lc.policy;
+          if (tech == "dense") reg(k, [lp](benchmark::State& st) { bench_padded<T>(st, *lp, (void*)nullptr, 0); });
+          else if (tech == "simd") reg(k, [lp, s](benchmark::State& st) { bench_padded<T>(st, *lp, gapp::units::simd{}, s); });
+          else reg(k, [lp, s](benchmark::State& st) { bench_padded<T>(st, *lp, gapp::units::tile{}, s); });
+        });
+      }
+    }
   }
 }
 

@@ -78,7 +78,7 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
     // the tuned rows' dense: the faster of the preset's and the tuned dense (of their layout)
     auto faster = [](const result* a, const result* b) { return !a ? b : !b ? a : b->time < a->time ? b : a; };
     const result* dt = faster(dd, get("dense-tuned/0.00"));
-    const result* dpt = faster(dp, get("dense-padded-tuned/0.00"));
+    const result* dpt = faster(faster(dp, get("dense-padded-tuned/0.00")), get("dense-padded-layer-tuned/0.00"));
     const double flops = flops_of(l);
     for (auto& [name, r] : g_results) {
       if (name.rfind(base, 0) != 0) continue;
@@ -90,7 +90,7 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
         return tech.size() > n && tech.compare(tech.size() - n, n, suffix) == 0;
       };
       const bool tuned = ends("-tuned");
-      const bool padded = ends("-padded") || ends("-padded-tuned");
+      const bool padded = tech.find("-padded") != std::string::npos;
       const result* dense = tuned && padded ? dpt
                           : tuned           ? dt
                           : padded          ? dp
@@ -100,7 +100,10 @@ inline std::vector<row> rows_of(const std::vector<layer>& ls) {
       row x{l.name, tech, s, r.time * 1e3, r.device, flops / r.time * 1e-9, sp, sp * (1.0 - r.sparsity),
             ob ? ob->time / r.time : 0.0, cb ? cb->time / r.time : 0.0};
       x.achieved = r.sparsity;
-      if (tuned) x.policy = g_tuned_policies[tech.substr(0, tech.find('-'))];
+      if (tuned) {
+        const auto own = g_row_policies.find(name);
+        x.policy = own != g_row_policies.end() ? own->second : g_tuned_policies[tech.substr(0, tech.find('-'))];
+      }
       if (r.unit_rows > 0) x.unit = std::to_string(static_cast<int>(r.unit_rows)) + "x" + std::to_string(static_cast<int>(r.unit_cols));
       if (s > 0) x.flag = flag_of(l, s, r, tech.find("balanced") != std::string::npos);
       out.push_back(x);
@@ -130,7 +133,7 @@ inline void print_summary(const std::vector<row>& rows) {
     std::printf("%-22s %-16s %5.2f %10.3f %8.1f %9.2f %7.2f %9.2f %8.2f\n", r.shape.c_str(), r.tech.c_str(), r.s,
                 r.time_ms, r.gflops, r.vs_dense, r.share, r.vs_oblas, r.vs_clb);
   for (const std::string& dense : {g_sparse_dense, std::string("dense-tuned"), std::string("dense-padded"),
-                                   std::string("dense-padded-tuned")}) {
+                                   std::string("dense-padded-tuned"), std::string("dense-padded-layer-tuned")}) {
     double g = 0;
     int n = 0;
     for (const row& r : rows)

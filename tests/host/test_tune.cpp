@@ -90,6 +90,11 @@ tune::profile sample_profile() {
     p.measurements.push_back({m, 576, 1024, "simd", 0.75, "pocl-avx512", {1, 1, 1}, 1, 0.75});
     p.measurements.push_back({m, 576, 1024, "simd", 0.75, slow, {2, 2, 2}, 2, 0.75});
   }
+  // on the taller shape SIMD units were also measured at 0.9, where `slow` wins by more than
+  // it loses at 0.75 (geomean 0.71 against the preset's 1); `fast` only at 0.9
+  p.measurements.push_back({128, 576, 1024, "simd", 0.9, "pocl-avx512", {1, 1, 1}, 1, 0.9});
+  p.measurements.push_back({128, 576, 1024, "simd", 0.9, slow, {0.25, 0.25, 0.25}, 0.25, 0.9});
+  p.measurements.push_back({128, 576, 1024, "simd", 0.9, fast, {0.1, 0.1, 0.1}, 0.1, 0.9});
   tune::summarise(p);
   return p;
 }
@@ -132,6 +137,50 @@ TEST_CASE("tune: profile summary, round trip and the tuned choice", "[tune]") {
   CHECK(!c.tuned);
   CHECK_THAT(c.reason, Catch::Contains("no 'tile'"));
   c = tune::choose_tuned(nullptr, d, "pocl-avx512");
+  CHECK(!c.tuned);
+}
+
+TEST_CASE("tune: the best policy per shape", "[tune]") {
+  const tune::profile p = sample_profile();
+  const std::string slow = "pocl-avx512@32x32x32/8x32/4-direct";
+  // over all shapes no candidate beats the preset's SIMD units (geomean 1.0); on the taller
+  // shape one does, over both its sparsities; a policy measured at one of them does not compete
+  CHECK(*p.policy_for("simd") == "pocl-avx512");
+  CHECK(*p.policy_for("simd", 128, 576, 1024) == slow);
+  CHECK(*p.policy_for("simd", 64, 576, 1024) == "pocl-avx512");
+  CHECK(*p.policy_for("simd-balanced", 128, 576, 1024) == slow); // the family's entries
+  CHECK(!p.policy_for("simd", 128, 576, 999));
+  // at one sparsity: the nearest measured one's best (`fast` competes at 0.9 alone)
+  CHECK(*p.policy_for("simd", 128, 576, 1024, 0.75) == "pocl-avx512");
+  CHECK(*p.policy_for("simd", 128, 576, 1024, 0.95) == "pocl-avx512@64x32x64/8x32/4-direct");
+  CHECK(*p.policy_for("simd", 64, 576, 1024, 0.95) == "pocl-avx512"); // 0.75 is the nearest there
+  CHECK(!p.policy_for("tile", 128, 576, 1024));
+
+  device_facts d;
+  d.name = "dev", d.vendor = "ven", d.driver = "1.0", d.cpu = true;
+  auto c = tune::choose_tuned(&p, d, "pocl-avx512", "simd", {128, 576, 1024});
+  CHECK(c.tuned);
+  CHECK(c.policy == slow);
+  CHECK_THAT(c.reason, Catch::Contains("128x576x1024"));
+  c = tune::choose_tuned(&p, d, "pocl-avx512", "simd", {64, 576, 1024});
+  CHECK(c.policy == "pocl-avx512");
+  c = tune::choose_tuned(&p, d, "pocl-avx512", "simd", {128, 576, 1024, 0.9});
+  CHECK(c.policy == "pocl-avx512@64x32x64/8x32/4-direct");
+  // a shape the profile did not measure: the technique's best over all shapes
+  c = tune::choose_tuned(&p, d, "pocl-avx512", "dense", {7, 9, 11});
+  CHECK(c.tuned);
+  CHECK(c.policy == "pocl-avx512@64x32x64/8x32/4-direct");
+  CHECK_THAT(c.reason, Catch::Contains("7x9x11 not measured"));
+  // another driver or preset: the preset, whatever the shape
+  d.driver = "2.0";
+  c = tune::choose_tuned(&p, d, "pocl-avx512", "simd", {128, 576, 1024});
+  CHECK(!c.tuned);
+  CHECK(c.policy == "pocl-avx512");
+  d.driver = "1.0";
+  c = tune::choose_tuned(&p, d, "pocl-avx2", "simd", {128, 576, 1024});
+  CHECK(!c.tuned);
+  CHECK(c.policy == "pocl-avx2");
+  c = tune::choose_tuned(nullptr, d, "pocl-avx512", "simd", {128, 576, 1024});
   CHECK(!c.tuned);
 }
 

@@ -68,6 +68,19 @@ TEST_CASE("gapp-tune measures every candidate, resumes, and dispatch uses its pr
   const std::string ran = opencl::dispatch(cl_env::get().device, &p, [](auto pol) { return std::string(decltype(pol)::name); }, &why);
   CHECK(why.tuned); // taken from the profile (which may find the preset best)
   CHECK(ran == *p.policy_for("dense"));
+  // per shape and sparsity: the profile's best on the measured shape; another shape: the
+  // technique's best over all shapes
+  std::string ran_shape, ran_other;
+  presets::all::visit(p.preset, [&](auto base) {
+    auto name = [](auto pol) { return std::string(decltype(pol)::name); };
+    ran_shape = opencl::dispatch_tuned<decltype(base)>(cl_env::get().device, &p, {40, 72, 100, 0.75}, name, &why, "simd");
+    CHECK(why.tuned);
+    CHECK_THAT(why.reason, Catch::Contains("40x72x100"));
+    ran_other = opencl::dispatch_tuned<decltype(base)>(cl_env::get().device, &p, {41, 72, 100, 0.75}, name, &why, "simd");
+    CHECK_THAT(why.reason, Catch::Contains("not measured"));
+  });
+  CHECK(ran_shape == *p.policy_for("simd", 40, 72, 100, 0.75));
+  CHECK(ran_other == *p.policy_for("simd"));
   // a profile of another driver: the preset, and why
   tune::profile other = p;
   other.driver = "0.0-other";

@@ -38,6 +38,20 @@ decltype(auto) dispatch_tuned(const cl::Device& d, const tune::profile* p, F&& f
   });
 }
 
+/// As dispatch_tuned, for one GEMM shape: the profile's best candidate on that shape when
+/// the profile measured it (tune::choose_tuned with the shape), else as above.
+template <class Preset, class F>
+decltype(auto) dispatch_tuned(const cl::Device& d, const tune::profile* p, const tune::shape_mkn& shape, F&& f,
+                              tune::tuned_choice* choice = nullptr, const std::string& technique = "dense") {
+  const device_info i = query(d);
+  const tune::tuned_choice c = tune::choose_tuned(p, i, std::string(Preset::name), technique, shape);
+  if (choice) *choice = c;
+  return tune::candidates<Preset>::visit(c.policy, [&](auto pol) -> decltype(auto) {
+    require_can_run<decltype(pol)>(i);
+    return f(pol);
+  });
+}
+
 /// As dispatch(d, f, choice) (the preset the device's match rules choose), then the
 /// profile's best candidate of that preset when the profile fits the device.
 template <class F>

@@ -90,7 +90,8 @@ using cpu_tilings = tiling_list<
     tiling<64, 32, 16, 8, 32, 4, staging::direct>,  // shorter K step
     tiling<32, 32, 32, 8, 32, 4, staging::direct>,  // smaller work-group
     tiling<128, 32, 32, 8, 32, 4, staging::direct>, // taller work-group
-    tiling<64, 64, 32, 8, 32, 4, staging::direct>,  // two work-items along N
+    tiling<64, 128, 32, 8, 32, 4, staging::direct>, // four work-items along N: fewer work-groups
+    tiling<64, 256, 32, 8, 32, 4, staging::direct>, // eight: at high sparsity PoCL's cost per group shows
     tiling<48, 32, 32, 12, 32, 4, staging::direct>, // 12 × 2 vectors = 24 accumulators
     tiling<96, 32, 32, 12, 32, 4, staging::direct>,
     tiling<32, 64, 32, 4, 64, 4, staging::direct>,  // 4 × 4 vectors

@@ -68,14 +68,39 @@ struct profile {
     return std::nullopt;
   }
 
-  /// The best policy on one measured shape for a technique, nothing when it was not measured.
-  std::optional<std::string> policy_for(const std::string& technique, std::size_t m, std::size_t k, std::size_t n) const {
-    const measurement* bestm = nullptr;
-    for (const auto& x : measurements)
-      if (x.m == m && x.k == k && x.n == n && x.technique == technique && (!bestm || x.median_ms < bestm->median_ms))
-        bestm = &x;
-    if (!bestm) return std::nullopt;
-    return bestm->policy;
+  /// The best policy on one measured shape for a technique (its family's entries when the
+  /// technique itself was not measured there): the policy with the lowest geometric mean of
+  /// its times over the sparsities measured on that shape, among the policies measured at
+  /// all of them — or, given a sparsity in [0, 1), at the measured sparsity nearest to it;
+  /// nothing when the shape was not measured.
+  std::optional<std::string> policy_for(const std::string& technique, std::size_t m, std::size_t k, std::size_t n,
+                                        double sparsity = -1) const {
+    const std::string family = technique.substr(0, technique.find('-'));
+    for (const std::string& t : {technique, family}) {
+      double at = -1; // the measured sparsity nearest to `sparsity`
+      if (sparsity >= 0)
+        for (const auto& x : measurements)
+          if (x.m == m && x.k == k && x.n == n && x.technique == t && (at < 0 || std::fabs(x.sparsity - sparsity) < std::fabs(at - sparsity)))
+            at = x.sparsity;
+      std::map<std::string, std::pair<double, std::vector<double>>> acc; // policy -> (log sum, sparsities)
+      std::vector<double> all;                                           // the sparsities measured on the shape
+      for (const auto& x : measurements) {
+        if (x.m != m || x.k != k || x.n != n || x.technique != t || !(x.median_ms > 0)) continue;
+        if (at >= 0 && x.sparsity != at) continue;
+        auto& a = acc[x.policy];
+        a.first += std::log(x.median_ms), a.second.push_back(x.sparsity);
+        if (std::find(all.begin(), all.end(), x.sparsity) == all.end()) all.push_back(x.sparsity);
+      }
+      const std::string* best = nullptr;
+      double best_mean = 0;
+      for (const auto& [pol, a] : acc) {
+        if (a.second.size() != all.size()) continue; // not measured at every sparsity of the shape
+        const double mean = a.first / static_cast<double>(a.second.size());
+        if (!best || mean < best_mean) best = &pol, best_mean = mean;
+      }
+      if (best) return *best;
+    }
+    return std::nullopt;
   }
 };
 
@@ -254,6 +279,34 @@ inline tuned_choice choose_tuned(const profile* p, const device_facts& d, const 
   }
   c.policy = *best, c.tuned = true;
   c.reason = "the profile's best '" + technique + "' policy";
+  return c;
+}
+
+/// A GEMM shape as profiles key it: M × K × N (for a convolution N = batch × output pixels),
+/// and, where known, the sparsity the GEMM runs at (the profile's nearest measured one is
+/// used; negative: over all the sparsities measured on the shape).
+struct shape_mkn {
+  std::size_t m = 0, k = 0, n = 0;
+  double sparsity = -1;
+};
+
+/// As choose_tuned, for one GEMM shape (M × K × N): the profile's best policy on that shape
+/// when the profile measured it (profile::policy_for with the shape), which on a CPU device
+/// can differ from layer to layer — at high sparsity a wide work-group pays on large images
+/// and not on small ones — else the technique's best over all shapes, as choose_tuned.
+inline tuned_choice choose_tuned(const profile* p, const device_facts& d, const std::string& preset,
+                                 const std::string& technique, const shape_mkn& s) {
+  tuned_choice c = choose_tuned(p, d, preset, technique);
+  if (!p || !p->matches(d) || p->preset != preset) return c; // no profile, or not this device's: the preset
+  const auto best = p->policy_for(technique, s.m, s.k, s.n, s.sparsity);
+  const std::string shape = std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n);
+  if (!best) {
+    if (c.tuned) c.reason += " (shape " + shape + " not measured)";
+    return c;
+  }
+  if (*best != preset && best->rfind(preset + "@", 0) != 0) return c; // not a candidate of this preset
+  c.policy = *best, c.tuned = true;
+  c.reason = "the profile's best '" + technique + "' policy on shape " + shape;
   return c;
 }
 
