@@ -23,6 +23,19 @@ inline std::optional<tune::profile> find_device_profile(const cl::Device& d) {
   return tune::load_profile(*path);
 }
 
+namespace detail {
+/// Calls f(P{}) with the chosen candidate of Preset (checked against the device) and reports
+/// the choice.
+template <class Preset, class F>
+decltype(auto) run_choice(const device_info& i, const tune::tuned_choice& c, F& f, tune::tuned_choice* choice) {
+  if (choice) *choice = c;
+  return tune::candidates<Preset>::visit(c.policy, [&](auto pol) -> decltype(auto) {
+    require_can_run<decltype(pol)>(i);
+    return f(pol);
+  });
+}
+} // namespace detail
+
 /// Calls f(P{}) with the profile's best policy for `technique` among the candidates of
 /// Preset, or with Preset itself when the profile is absent, for another device or driver,
 /// or holds no such policy; `choice` receives which and why.
@@ -30,12 +43,7 @@ template <class Preset, class F>
 decltype(auto) dispatch_tuned(const cl::Device& d, const tune::profile* p, F&& f, tune::tuned_choice* choice = nullptr,
                               const std::string& technique = "dense") {
   const device_info i = query(d);
-  const tune::tuned_choice c = tune::choose_tuned(p, i, std::string(Preset::name), technique);
-  if (choice) *choice = c;
-  return tune::candidates<Preset>::visit(c.policy, [&](auto pol) -> decltype(auto) {
-    require_can_run<decltype(pol)>(i);
-    return f(pol);
-  });
+  return detail::run_choice<Preset>(i, tune::choose_tuned(p, i, std::string(Preset::name), technique), f, choice);
 }
 
 /// As dispatch_tuned, for one GEMM shape: the profile's best candidate on that shape when
@@ -44,12 +52,7 @@ template <class Preset, class F>
 decltype(auto) dispatch_tuned(const cl::Device& d, const tune::profile* p, const tune::shape_mkn& shape, F&& f,
                               tune::tuned_choice* choice = nullptr, const std::string& technique = "dense") {
   const device_info i = query(d);
-  const tune::tuned_choice c = tune::choose_tuned(p, i, std::string(Preset::name), technique, shape);
-  if (choice) *choice = c;
-  return tune::candidates<Preset>::visit(c.policy, [&](auto pol) -> decltype(auto) {
-    require_can_run<decltype(pol)>(i);
-    return f(pol);
-  });
+  return detail::run_choice<Preset>(i, tune::choose_tuned(p, i, std::string(Preset::name), technique, shape), f, choice);
 }
 
 /// As dispatch(d, f, choice) (the preset the device's match rules choose), then the
