@@ -8,7 +8,9 @@
 // vgg16_study, resnet18_fm; the ones present are run). Each benchmark reads its network
 // once (gapp's layers prune and pack the weights then, upload at the first pass), runs one
 // pass to set it up, and times net.forward() on a fixed random input. Layers whose GEMM has
-// fewer than 32 columns (first convolutions on 1 or 3 channels) stay dense. Counters:
+// fewer than 32 columns (first convolutions on 1 or 3 channels) stay dense. gapp_*_plain rows
+// run every convolution in the plain layout (options::padded off), the others run stride-1
+// "same" convolutions over padded activations (the default). Counters:
 // copy_ms and gapp_ms (per pass, host↔device copies and gapp's kernels), layers on gapp
 // and on OpenCV.
 #include <benchmark/benchmark.h>
@@ -84,9 +86,9 @@ struct gapp_net {
 };
 
 template <class P>
-void bench_gapp(benchmark::State& st, const std::string& path, std::string tech) {
+void bench_gapp(benchmark::State& st, const std::string& path, std::string tech, bool padded) {
   static gapp_net<P> cache;
-  const std::string key = path + "|" + tech;
+  const std::string key = path + "|" + tech + (padded ? "|padded" : "|plain");
   if (cache.key != key) {
     cache.net = cv::dnn::Net();
     cache.layers.reset();
@@ -95,6 +97,7 @@ void bench_gapp(benchmark::State& st, const std::string& path, std::string tech)
     o.tech = gapp::parse_technique(tech);
     o.sparsity = g_env->sparsity;
     o.keep_dense = [](const od::layer_info& l) { return l.cols < 32; };
+    o.padded = padded;
     cache.layers = std::make_unique<od::gapp_layers<P>>(g_env->ctx, g_env->dev, g_env->q, o);
     cache.net = od::read_onnx(path, *cache.layers);
     cache.key = key;
@@ -158,8 +161,10 @@ int main(int argc, char** argv) {
           benchmark::RegisterBenchmark((std::string("opencv_ocl/") + m).c_str(), bench_opencv, path,
                                        static_cast<int>(cv::dnn::DNN_TARGET_OPENCL))->Unit(benchmark::kMillisecond)->UseRealTime();
         for (const char* t : {"dense", "simd", "tile"})
-          benchmark::RegisterBenchmark((std::string("gapp_") + t + "/" + m).c_str(), bench_gapp<P>, path, std::string(t))
-              ->Unit(benchmark::kMillisecond)->UseRealTime();
+          for (const bool padded : {true, false})
+            benchmark::RegisterBenchmark((std::string("gapp_") + t + (padded ? "" : "_plain") + "/" + m).c_str(),
+                                         bench_gapp<P>, path, std::string(t), padded)
+                ->Unit(benchmark::kMillisecond)->UseRealTime();
       }
     });
     if (n == 0) {

@@ -123,21 +123,23 @@ TEST_CASE("opencv_dnn: dense gapp layers agree with OpenCV's own backend; uncove
     CHECK(c1.technique == "dense");
     CHECK(!c1.keep);
     CHECK(c1.calls == 1);
-    CHECK(c1.bytes_to_device == 2 * 3 * 12 * 12 * 4);
-    CHECK(c1.bytes_from_device == 2 * 32 * 12 * 12 * 4);
-    // a stride-1 "same" convolution: timed both ways at its first call, the faster kept
-    CHECK(c1.lowering_measured);
-    CHECK(c1.implicit_ms > 0);
-    CHECK(c1.im2col_ms > 0);
-    CHECK(c1.implicit == (c1.implicit_ms <= c1.im2col_ms));
+    // a stride-1 "same" convolution: over padded activations (each 12 × 12 image with a
+    // border of one pixel on the device, both ways), implicit, nothing to choose
+    CHECK(c1.padded);
+    CHECK(c1.implicit);
+    CHECK(!c1.lowering_measured);
+    CHECK(c1.bytes_to_device == 3 * 2 * 14 * 14 * 4);
+    CHECK(c1.bytes_from_device == 32 * 2 * 14 * 14 * 4);
     const auto& c2 = find(rs, "conv2.weight"); // stride 2: im2col
     CHECK(c2.on_gapp);
     CHECK(!c2.implicit);
+    CHECK(!c2.padded);
     CHECK(!c2.lowering_measured);
     CHECK(c2.fused_relu);
     CHECK(!c2.fused_batch_norm);
     const auto& sh = find(rs, "short.weight"); // followed by the residual add: nothing fused
     CHECK(sh.on_gapp);
+    CHECK(sh.padded); // 1 × 1, stride 1: "same" too
     CHECK(!sh.fused_relu);
     CHECK(find(rs, "fc1.weight").on_gapp);
     CHECK(find(rs, "fc2.weight").on_gapp);
@@ -148,6 +150,24 @@ TEST_CASE("opencv_dnn: dense gapp layers agree with OpenCV's own backend; uncove
     CHECK(!d.on_gapp);
     CHECK(d.reason == "dilation");
     CHECK(d.calls == 0);
+
+    // the plain layout (options::padded off): the same results; the "same" convolution is
+    // timed both ways at its first call and the faster kept
+    od::options plain;
+    plain.padded = false;
+    od::gapp_layers<P> layers(e.context, e.device, e.queue, plain);
+    cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx", layers);
+    CHECK(rel_diff(run(net, x), want) <= 1e-4);
+    const auto prs = layers.records();
+    const auto& p1 = find(prs, "conv1.weight");
+    CHECK(!p1.padded);
+    CHECK(p1.bytes_to_device == 2 * 3 * 12 * 12 * 4);
+    CHECK(p1.bytes_from_device == 2 * 32 * 12 * 12 * 4);
+    CHECK(p1.lowering_measured);
+    CHECK(p1.implicit_ms > 0);
+    CHECK(p1.im2col_ms > 0);
+    CHECK(p1.implicit == (p1.implicit_ms <= p1.im2col_ms));
+    CHECK(!find(prs, "short.weight").padded);
   });
 }
 

@@ -82,6 +82,13 @@ struct options {
   /// and the calls after it run the faster (which wins depends on the CPU and the layer, see
   /// docs/nn.md); layer_record says which and both times.
   bool choose_lowering = true;
+  /// With implicit_conv: stride-1 "same" convolutions of kernels up to 3×3 run over a padded
+  /// copy of their input (a zero border of one pixel around each image, written as the input
+  /// goes to the device; kernels::padded_layout), reading each shifted row at a constant
+  /// offset instead of masking the image's edges lane by lane, and write a padded output whose
+  /// interior comes back. Such a convolution has no im2col way to choose. Off: the plain
+  /// layout (implicit GEMM or im2col + GEMM, as choose_lowering picks).
+  bool padded = true;
 };
 
 /// What happened to one layer, and what its forward calls cost.
@@ -96,6 +103,7 @@ struct layer_record {
   /// is folded in); null when the layer runs dense.
   std::shared_ptr<const std::vector<std::uint8_t>> keep;
   bool fused_batch_norm = false, fused_relu = false, implicit = false;
+  bool padded = false; ///< the convolution runs over padded activations (options::padded)
   /// The convolution was timed both ways at its first call (options::choose_lowering):
   /// medians in ms; `implicit` is the way it runs since.
   bool lowering_measured = false;
@@ -415,16 +423,27 @@ protected:
   /// One forward call on the device: the input (n batch items of c channels of `plane`
   /// values, batch first as OpenCV holds it) goes to the device channel-major (c × n × plane,
   /// as gapp's kernels take it), `run(queue, in, out)` enqueues the layer, and the oc × n ×
-  /// oplane result comes back batch first into dst. Bytes and wall times go to the record.
+  /// oplane result comes back batch first into dst. With `padded` (h × w images, plane =
+  /// oplane = h·w) both sides are in the padded layout on the device: the input is written
+  /// into the interior of a zero-bordered staging copy, and the output's interior comes back.
+  /// Bytes and wall times go to the record.
   template <class Run>
   void run_on_device(const float* src, std::size_t n, std::size_t c, std::size_t plane, float* dst, std::size_t oc,
-                     std::size_t oplane, Run&& run) {
+                     std::size_t oplane, Run&& run, bool padded = false, std::size_t h = 0, std::size_t w = 0) {
     const auto t0 = std::chrono::steady_clock::now();
     const cl::CommandQueue& q = st_->queue;
-    const std::size_t in_floats = c * n * plane, out_floats = oc * n * oplane;
+    const kernels::padded_extent e = kernels::padded_layout(n, h, w);
+    const std::size_t in_floats = padded ? c * e.plane : c * n * plane, out_floats = padded ? oc * e.plane : oc * n * oplane;
     cl::Buffer& xb = buffer(x_, x_floats_, in_floats);
     cl::Buffer& yb = buffer(y_, y_floats_, out_floats);
-    if (n > 1) { // batch first → channel first
+    if (padded) { // batch first → channel first, each image into the interior of its bordered copy
+      if (pad_host_.size() != in_floats) pad_host_.assign(in_floats, 0.0f); // the border stays 0 from here on
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < c; ++ch)
+          for (std::size_t y = 0; y < h; ++y)
+            std::copy_n(src + ((b * c + ch) * h + y) * w, w, pad_host_.data() + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1);
+      src = pad_host_.data();
+    } else if (n > 1) { // batch first → channel first
       host_.resize(in_floats);
       for (std::size_t b = 0; b < n; ++b)
         for (std::size_t ch = 0; ch < c; ++ch)
@@ -438,7 +457,14 @@ protected:
     opencl::detail::check(q.finish(), "clFinish");
     const double ran = ms_since(t1);
     const auto t2 = std::chrono::steady_clock::now();
-    if (n > 1) {
+    if (padded) { // the interior of each output image, batch first
+      host_.resize(out_floats);
+      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t ch = 0; ch < oc; ++ch)
+          for (std::size_t y = 0; y < h; ++y)
+            std::copy_n(host_.data() + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1, w, dst + ((b * oc + ch) * h + y) * w);
+    } else if (n > 1) {
       host_.resize(out_floats);
       opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
       for (std::size_t b = 0; b < n; ++b)
@@ -475,6 +501,7 @@ protected:
   cl::Buffer x_, y_;                   ///< the layer's input and output on the device
   std::size_t x_floats_ = 0, y_floats_ = 0;
   std::vector<float> host_;            ///< channel-major staging for batches
+  std::vector<float> pad_host_;        ///< the padded input's staging copy (its border 0)
 
 private:
   void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
@@ -568,12 +595,15 @@ public:
       opencl::gemm_options go = go0;
       go.narrow = false; // N is the image's pixels: the narrow kernel would never run
       const bool same = stride_h_ == 1 && stride_w_ == 1 && shape_.kernel_h == shape_.kernel_w && 2 * pad_ + 1 == shape_.kernel_h;
-      if (this->st_->opt.implicit_conv && same)
+      if (this->st_->opt.implicit_conv && same) {
         go.implicit_kh = static_cast<int>(shape_.kernel_h), go.implicit_kw = static_cast<int>(shape_.kernel_w);
+        go.padded = this->st_->opt.padded && shape_.kernel_h <= 3;
+      }
       auto pg = make(go);
       conv_ = std::make_unique<opencl::conv2d_op<P>>(this->st_->ctx, this->st_->dev, this->st_->cache, shape_,
                                                      std::move(pg.op), opencl::conv_geometry{stride_h_, pad_});
       this->rec_->implicit = conv_->implicit();
+      this->rec_->padded = conv_->padded(); // the plan can decline the layout (the filter technique's)
       choose_pending_ = this->st_->opt.choose_lowering && conv_->can_run_implicit();
     });
     this->run_on_device(x.ptr<float>(), n, c, h * w, y.ptr<float>(), oc, oh * ow,
@@ -581,7 +611,8 @@ public:
                           if (choose_pending_) choose_lowering(q, xb, yb, n, h, w);
                           cl::Buffer& scratch = this->buffer(col_, col_floats_, conv_->scratch_floats(n, h, w));
                           conv_->enqueue(q, xb, yb, n, h, w, scratch);
-                        });
+                        },
+                        conv_->padded(), h, w);
   }
 
 private:
