@@ -12,7 +12,7 @@ for group in "${@:-test}"; do
     demo) pkgs+=(opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
     bench) pkgs+=(libbenchmark-dev libclblast-dev libopenblas-dev opencl-clhpp-headers opencl-c-headers
                   ocl-icd-opencl-dev pocl-opencl-icd clinfo) ;;
-    accuracy) pkgs+=(python3-torch python3-numpy dataset-fashion-mnist) ;;
+    accuracy) pkgs+=(python3-torch python3-torchvision python3-numpy dataset-fashion-mnist) ;;
     opencv) pkgs+=(libopencv-dnn-dev opencl-clhpp-headers opencl-c-headers ocl-icd-opencl-dev pocl-opencl-icd) ;;
     *) echo "deps.sh: unknown group '$group' (build, test, demo, bench, accuracy, opencv)" >&2; exit 2 ;;
   esac

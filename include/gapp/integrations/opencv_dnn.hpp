@@ -424,8 +424,9 @@ protected:
   /// values, batch first as OpenCV holds it) goes to the device channel-major (c × n × plane,
   /// as gapp's kernels take it), `run(queue, in, out)` enqueues the layer, and the oc × n ×
   /// oplane result comes back batch first into dst. With `padded` (h × w images, plane =
-  /// oplane = h·w) both sides are in the padded layout on the device: the input is written
-  /// into the interior of a zero-bordered staging copy, and the output's interior comes back.
+  /// oplane = h·w) both sides are in the padded layout on the device: the input is written,
+  /// with each image's zero border, into the mapped device buffer (one copy, as the plain
+  /// layout's write), and the output's interior is read from the mapped output.
   /// Bytes and wall times go to the record.
   template <class Run>
   void run_on_device(const float* src, std::size_t n, std::size_t c, std::size_t plane, float* dst, std::size_t oc,
@@ -436,34 +437,43 @@ protected:
     const std::size_t in_floats = padded ? c * e.plane : c * n * plane, out_floats = padded ? oc * e.plane : oc * n * oplane;
     cl::Buffer& xb = buffer(x_, x_floats_, in_floats);
     cl::Buffer& yb = buffer(y_, y_floats_, out_floats);
-    if (padded) { // batch first → channel first, each image into the interior of its bordered copy
-      if (pad_host_.size() != in_floats) pad_host_.assign(in_floats, 0.0f); // the border stays 0 from here on
+    if (padded) { // batch first → channel first, straight into the mapped buffer with each image's border
+      float* d = map(xb, CL_MAP_WRITE_INVALIDATE_REGION, in_floats);
       for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < c; ++ch)
-          for (std::size_t y = 0; y < h; ++y)
-            std::copy_n(src + ((b * c + ch) * h + y) * w, w, pad_host_.data() + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1);
-      src = pad_host_.data();
-    } else if (n > 1) { // batch first → channel first
-      host_.resize(in_floats);
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < c; ++ch)
-          std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
-      src = host_.data();
+        for (std::size_t ch = 0; ch < c; ++ch) {
+          float* img = d + ch * e.plane + b * e.image;
+          std::fill_n(img, e.pitch, 0.0f);
+          for (std::size_t y = 0; y < h; ++y) {
+            float* row = img + (y + 1) * e.pitch;
+            row[0] = row[w + 1] = 0.0f;
+            std::copy_n(src + ((b * c + ch) * h + y) * w, w, row + 1);
+          }
+          std::fill_n(img + (h + 1) * e.pitch, e.pitch, 0.0f);
+        }
+      unmap(xb, d);
+    } else {
+      if (n > 1) { // batch first → channel first
+        host_.resize(in_floats);
+        for (std::size_t b = 0; b < n; ++b)
+          for (std::size_t ch = 0; ch < c; ++ch)
+            std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
+        src = host_.data();
+      }
+      opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
     }
-    opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
     const double copy_in = ms_since(t0);
     const auto t1 = std::chrono::steady_clock::now();
     run(q, xb, yb);
     opencl::detail::check(q.finish(), "clFinish");
     const double ran = ms_since(t1);
     const auto t2 = std::chrono::steady_clock::now();
-    if (padded) { // the interior of each output image, batch first
-      host_.resize(out_floats);
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
+    if (padded) { // the interior of each output image, batch first, from the mapped buffer
+      float* d = map(yb, CL_MAP_READ, out_floats);
       for (std::size_t b = 0; b < n; ++b)
         for (std::size_t ch = 0; ch < oc; ++ch)
           for (std::size_t y = 0; y < h; ++y)
-            std::copy_n(host_.data() + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1, w, dst + ((b * oc + ch) * h + y) * w);
+            std::copy_n(d + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1, w, dst + ((b * oc + ch) * h + y) * w);
+      unmap(yb, d);
     } else if (n > 1) {
       host_.resize(out_floats);
       opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
@@ -479,6 +489,17 @@ protected:
     r.bytes_from_device += out_floats * 4;
     r.copy_ms += copy_in + ms_since(t2);
     r.run_ms += ran;
+  }
+
+  /// The first `floats` of b mapped on the host (blocking), and back.
+  float* map(const cl::Buffer& b, cl_map_flags flags, std::size_t floats) {
+    cl_int err = CL_SUCCESS;
+    void* p = st_->queue.enqueueMapBuffer(b, CL_TRUE, flags, 0, floats * 4, nullptr, nullptr, &err);
+    opencl::detail::check(err, "clEnqueueMapBuffer");
+    return static_cast<float*>(p);
+  }
+  void unmap(const cl::Buffer& b, float* p) {
+    opencl::detail::check(st_->queue.enqueueUnmapMemObject(b, p), "clEnqueueUnmapMemObject");
   }
 
   cl::Buffer& buffer(cl::Buffer& b, std::size_t& have, std::size_t floats) {
@@ -501,7 +522,6 @@ protected:
   cl::Buffer x_, y_;                   ///< the layer's input and output on the device
   std::size_t x_floats_ = 0, y_floats_ = 0;
   std::vector<float> host_;            ///< channel-major staging for batches
-  std::vector<float> pad_host_;        ///< the padded input's staging copy (its border 0)
 
 private:
   void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
