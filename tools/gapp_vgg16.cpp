@@ -5,7 +5,7 @@
 //              [--technique dense|element|filter|channel|nm:N:M|simd|tile|multi|UNIT-balanced]
 //              [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]
 //              [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]
-//              [--plan PLAN.json] [--layer-times] [--im2col]
+//              [--plan PLAN.json] [--layer-times] [--im2col] [--tiles-per-group R]
 //
 // X.npy: float32 N × in_channels × input × input (NCHW, already normalised); Y.npy: N
 // uint8 labels. With --masks, DIR/<layer>.mask.npy (uint8, the layer's weight shape, as
@@ -33,7 +33,7 @@ const char* const usage =
     "usage: gapp-vgg16 --weights DIR --images X.npy [--labels Y.npy] [--masks DIR] [--technique T]\n"
     "                  [--policy NAME] [--device N] [--input S] [--in-channels C] [--width W]\n"
     "                  [--hidden H] [--classes K] [--batch B] [--logits OUT.npy]\n"
-    "                  [--plan PLAN.json] [--layer-times] [--im2col]\n"
+    "                  [--plan PLAN.json] [--layer-times] [--im2col] [--tiles-per-group R]\n"
     "Without any of --input, --in-channels, --width, --hidden, --classes the configuration is the\n"
     "one the weights' shapes give; with some, the others default to S 224, C 3, W 1, H 4096,\n"
     "K 1000. B defaults to 100 (at most 65536). With --masks DIR, the\n"
@@ -44,7 +44,8 @@ const char* const usage =
     "batch and each layer's technique and sparsity (no --technique then); with --masks, every sparse\n"
     "layer of the plan needs its mask. --layer-times reports each kernel's median device time.\n"
     "Convolutions read their input directly (implicit GEMM) where the policy's kernels can;\n"
-    "--im2col writes the column matrix first instead.\n";
+    "--im2col writes the column matrix first instead. --tiles-per-group R: every GEMM launch computes R\n"
+    "column tiles per work-group (1: one; default: chosen per launch, see gemm_options::tiles_per_group).\n";
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -77,7 +78,7 @@ int run(int argc, char** argv) {
   gapp::nn::vgg16_config cfg;
   std::vector<std::function<void(gapp::nn::vgg16_config&)>> set_cfg; // the configuration flags, in order
   std::string weights, images, labels, masks_dir, logits_path, policy, tech_s, plan_path;
-  std::size_t batch = 100, device = 0;
+  std::size_t batch = 100, device = 0, tiles_per_group = 0;
   bool batch_given = false, layer_times = false, im2col = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -96,6 +97,10 @@ int run(int argc, char** argv) {
     else if (a == "--plan") plan_path = value();
     else if (a == "--layer-times") layer_times = true;
     else if (a == "--im2col") im2col = true;
+    else if (a == "--tiles-per-group") {
+      tiles_per_group = count(value(), a);
+      if (tiles_per_group > 4096) throw gapp::invalid_argument("--tiles-per-group must be at most 4096, got " + std::to_string(tiles_per_group));
+    }
     else if (a == "--device") {
       const std::string v = value();
       if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
@@ -237,6 +242,7 @@ int run(int argc, char** argv) {
     opt.masks = std::move(masks);
     opt.layer_techs = layer_techs, opt.layer_sparsity = layer_sparsity;
     opt.implicit_conv = !im2col;
+    opt.tiles_per_group = tiles_per_group;
     opt.choose_lowering = false; // as told (a plan's predictions come from one way of running the convolutions)
     const auto t0 = std::chrono::steady_clock::now();
     gapp::nn::vgg16_net<P> net(ctx, dev, cache, w, opt);

@@ -118,6 +118,20 @@ TEST_CASE("plan: dense weights, arguments and geometry", "[plan]") {
   REQUIRE(geo.local[1] == static_cast<std::size_t>(P::work_group_y));
   REQUIRE(geo.global[0] == (100 + P::tn - 1) / P::tn * P::work_group_x);
   REQUIRE(geo.global[1] == (70 + P::tm - 1) / P::tm * P::work_group_y);
+  // several column tiles per work-group (the direct family's kernels take them): 1000
+  // columns are 32 tiles of 32, 7 groups of 5 (the last with 2); rows unchanged
+  REQUIRE(l.grid.column_tiles);
+  const std::size_t tiles = (1000 + P::tn - 1) / P::tn;
+  const auto g5 = l.grid.geometry(1000, 5);
+  REQUIRE(g5.global[0] == (tiles + 4) / 5 * P::work_group_x);
+  REQUIRE(g5.global[1] == geo.global[1]);
+  REQUIRE(g5.local[0] == geo.local[0]);
+  REQUIRE(l.grid.geometry(1000, 1).global[0] == tiles * P::work_group_x);
+  REQUIRE(l.grid.geometry(1000, 100).global[0] == static_cast<std::size_t>(P::work_group_x));
+  // the local family's kernels compute one tile per work-group, whatever is asked
+  const auto lp = kernels::plan_gemm<presets::nvidia>(matrix_view(w, 70, 33));
+  REQUIRE(!lp.gemm->grid.column_tiles);
+  REQUIRE(lp.gemm->grid.geometry(1000, 5).global[0] == lp.gemm->grid.geometry(1000).global[0]);
   REQUIRE_THROWS_WITH(l.arg("Z"), Catch::Contains("no argument 'Z'"));
   const auto x = ref::random_weights(g, 33 * 5, 0);
   require_close(ref::run_plan<P>(plan, x, 5), reference(w, 70, 33, x, 5, {}));

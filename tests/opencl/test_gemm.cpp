@@ -70,6 +70,8 @@ void compare(const std::vector<float>& got, const std::vector<float>& want, cons
 /// `tuning`: whether gemm_op adds the device's build options (on PoCL's CPU device the direct
 /// family's software prefetch and K chunks); without them, the kernels other devices build.
 bool g_tuning = true;
+/// gemm_options::tiles_per_group of the operations run_case makes (0: chosen).
+std::size_t g_tiles_per_group = 0;
 
 template <class P, class W>
 void run_case(const W& weights, const std::vector<float>& masked, std::size_t M, std::size_t K, std::size_t N,
@@ -77,6 +79,7 @@ void run_case(const W& weights, const std::vector<float>& masked, std::size_t M,
   cl_env& env = cl_env::get();
   opencl::gemm_options opt;
   opt.device_tuning = g_tuning;
+  opt.tiles_per_group = g_tiles_per_group;
   opt.epi.bias = bias_on, opt.epi.relu = relu;
   std::vector<float> bias;
   if (bias_on) bias = ref::random_weights(g, M, 0), opt.bias = bias;
@@ -94,6 +97,12 @@ void run_case(const W& weights, const std::vector<float>& masked, std::size_t M,
     REQUIRE(!op.uses_narrow(N));
   }
   if (balanced) REQUIRE(v.find("balanced") != std::string::npos);
+  if (g_tiles_per_group > 1 && op.plan().gemm && op.plan().gemm->grid.column_tiles && !op.uses_narrow(N)) {
+    // one work-group along N per g_tiles_per_group column tiles (the last one's share partial)
+    const std::size_t tn = static_cast<std::size_t>(P::tn), tiles = (N + tn - 1) / tn;
+    REQUIRE(P::mode == staging::direct);
+    REQUIRE(op.geometry(N).global[0] == (tiles + g_tiles_per_group - 1) / g_tiles_per_group * P::work_group_x);
+  }
   const auto x = ref::random_weights(g, K * N, 0);
   std::vector<float> y0(M * N, 12345.0f); // every element must be overwritten
   cl::Buffer xb = to_device(x), yb = to_device(y0);
@@ -195,6 +204,58 @@ TEMPLATE_TEST_CASE("every direct GEMM kernel variant without device build option
                    direct_d) {
   all_variants<TestType>(false);
   g_tuning = true;
+}
+
+// Several consecutive column tiles per work-group (kernels::grid_rule::column_tiles), forced
+// on every launch: every variant, with tile counts that 2 and 3 do not divide and fewer
+// tiles than 16 (one group along N), for three direct tilings.
+TEMPLATE_TEST_CASE("every direct GEMM kernel variant computing several column tiles per work-group", "[opencl][gemm]",
+                   direct_a, direct_c, direct_d) {
+  const std::size_t tn = static_cast<std::size_t>(TestType::tn);
+  for (const std::size_t r : {2, 3, 16}) {
+    g_tiles_per_group = r;
+    all_variants<TestType>(true, {{37, 70, 7 * tn + 5}, {9, 33, 4 * tn}, {70, 20, tn + 1}});
+  }
+  g_tiles_per_group = 0;
+  g_tuning = true;
+}
+
+// What gemm_op chooses itself on PoCL's CPU devices: a launch over enough column tiles
+// takes several per work-group (opencl::cpu_tiles_per_group); without the device's tuning,
+// or with tiles_per_group = 1, one.
+TEST_CASE("a direct GEMM on a CPU device with many column tiles takes several per work-group", "[opencl][gemm]") {
+  using P = direct_a;
+  cl_env& env = cl_env::get();
+  REQUIRE(opencl::is_pocl_cpu(env.device)); // the device every test runs on
+  cl_uint units = 0;
+  REQUIRE(env.device.getInfo(CL_DEVICE_MAX_COMPUTE_UNITS, &units) == CL_SUCCESS);
+  const std::size_t tn = static_cast<std::size_t>(P::tn), tiles = 384 * units + 1;
+  const std::size_t M = P::tm, K = 50, N = (tiles - 1) * tn + 17;
+  const std::size_t r = opencl::cpu_tiles_per_group(tiles, 1, units);
+  REQUIRE(r > 1);
+  std::mt19937 g(10);
+  const auto w = ref::random_weights(g, M * K, 0);
+  const matrix_view wv(w, M, K);
+  const auto m = prune<P>(wv, units::simd{}, 0.9);
+  const std::size_t chosen = (tiles + r - 1) / r * P::work_group_x;
+  opencl::gemm_op<P> dense(env.context, env.device, env.cache, wv);
+  REQUIRE(dense.geometry(N).global[0] == chosen);
+  opencl::gemm_options plain;
+  plain.device_tuning = false;
+  opencl::gemm_op<P> untuned(env.context, env.device, env.cache, wv, plain);
+  REQUIRE(untuned.geometry(N).global[0] == tiles * P::work_group_x);
+  opencl::gemm_options off;
+  off.tiles_per_group = 1;
+  opencl::gemm_op<P> one(env.context, env.device, env.cache, pack(wv, m), off);
+  REQUIRE(one.geometry(N).global[0] == tiles * P::work_group_x);
+  g_tiles_per_group = 0;
+  g_tuning = true;
+  g_expect_narrow = false;
+  run_case<P>(pack(wv, m), m.apply(wv), M, K, N, true, true, g, "simd");
+  opencl::gemm_op<P> op(env.context, env.device, env.cache, pack(wv, m));
+  REQUIRE(op.geometry(N).global[0] == chosen);
+  // a launch with few tiles keeps one per work-group
+  REQUIRE(op.geometry(5 * tn).global[0] == 5 * P::work_group_x);
 }
 
 TEST_CASE("channel-compacted GEMM on a convolution's kernel area", "[opencl][gemm]") {

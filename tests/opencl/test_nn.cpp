@@ -58,6 +58,9 @@ nn::vgg16_weights with_biases(nn::vgg16_weights w, unsigned seed) {
   return w;
 }
 
+/// Column tiles per work-group of the GEMMs check_conv makes (gemm_options::tiles_per_group).
+std::size_t g_tiles_per_group = 0;
+
 template <class P>
 void check_conv(gapp::technique t, double sparsity) {
   cl_env& env = cl_env::get();
@@ -83,6 +86,7 @@ void check_conv(gapp::technique t, double sparsity) {
     opt.bias = bias;
     if (implicit) opt.implicit_kh = opt.implicit_kw = static_cast<int>(c.k);
     opt.padded = padded;
+    opt.tiles_per_group = g_tiles_per_group;
     auto pg = gapp::nn::make_pruned_gemm<P>(env.context, env.device, env.cache, as_gemm(w.data(), s), t, sparsity,
                                           s.kernel_area(), opt);
     const auto masked = pg.masked;
@@ -147,6 +151,22 @@ TEMPLATE_TEST_CASE("conv2d on the device matches direct convolution loops", "[op
   check_conv<TestType>(gapp::parse_technique("nm:2:4"), 0.5);
   check_conv<TestType>(gapp::parse_technique("simd-balanced"), 0.6);
   check_conv<TestType>(gapp::parse_technique("tile-balanced"), 0.5);
+}
+
+// The direct family's kernels computing several consecutive column tiles per work-group
+// (kernels::grid_rule::column_tiles), forced on every launch: 3 tiles per group (not
+// dividing the cases' tile counts) and 64 (more than any case has: one group along N), every
+// layout (im2col matrix, implicit, padded) and the walks with their own kernels.
+TEST_CASE("conv2d with several column tiles per work-group matches direct convolution loops", "[opencl][nn]") {
+  for (const std::size_t r : {3, 64}) {
+    INFO(r << " column tiles per work-group");
+    g_tiles_per_group = r;
+    check_conv<presets::pocl_avx512>(gapp::parse_technique("dense"), 0.0);
+    check_conv<presets::pocl_avx512>(gapp::parse_technique("simd"), 0.7);
+    check_conv<presets::pocl_avx512>(gapp::parse_technique("tile-balanced"), 0.5);
+    check_conv<presets::pocl_avx512>(gapp::parse_technique("multi"), 0.6);
+  }
+  g_tiles_per_group = 0;
 }
 
 TEST_CASE("max-pool and flatten on the device", "[opencl][nn]") {

@@ -75,6 +75,14 @@ TEST_CASE("gapp-vgg16 runs a saved network with its masks and matches the host f
     const auto logits = npy::read_floats(dir + "/dense.npy");
     REQUIRE(logits.shape == std::vector<std::size_t>{N, 10});
     close(logits.data, want);
+    // every GEMM computing 3 column tiles per work-group: the same logits
+    const auto r3 = run_tool("--weights " + dir + "/dense --logits " + dir + "/dense3.npy --tiles-per-group 3" + common, dir);
+    INFO(r3.err);
+    REQUIRE(r3.status == 0);
+    close(npy::read_floats(dir + "/dense3.npy").data, want);
+    const auto r0 = run_tool("--weights " + dir + "/dense --tiles-per-group 0" + common, dir);
+    REQUIRE(r0.status != 0);
+    REQUIRE(r0.err.find("--tiles-per-group expects a positive integer, got '0'") != std::string::npos);
   }
   SECTION("tile masks fixed by files, conv1_1 and fc8 dense") {
     using P = presets::arm_mali_valhall;

@@ -95,11 +95,23 @@ struct grid_rule {
   std::size_t m_per_item = 1;    ///< rows of Y one work-item computes
   std::size_t group[2] = {1, 1}; ///< work-group size (x along N, y along M)
   bool fixed_group = true;       ///< false: the runtime picks the work-group size
+  /// The kernel takes fewer work-groups along x than there are column tiles (n_per_item ×
+  /// group[0] columns each): a group then computes ceil(tiles / groups) consecutive tiles
+  /// (the direct family's GEMM kernels). geometry(n, r) launches ceil(tiles / r) groups.
+  bool column_tiles = false;
 
-  launch_geometry geometry(std::size_t n) const {
+  /// The NDRange over n columns: one work-group per column tile, or with `tiles_per_group`
+  /// > 1 (only where column_tiles) one per that many consecutive tiles.
+  launch_geometry geometry(std::size_t n, std::size_t tiles_per_group = 1) const {
     auto up = [](std::size_t v, std::size_t m) { return (v + m - 1) / m * m; };
     launch_geometry g;
-    g.global[0] = up((n + n_per_item - 1) / n_per_item, group[0]);
+    const std::size_t items = (n + n_per_item - 1) / n_per_item;
+    if (column_tiles && tiles_per_group > 1 && fixed_group) {
+      const std::size_t tiles = (items + group[0] - 1) / group[0];
+      g.global[0] = (tiles + tiles_per_group - 1) / tiles_per_group * group[0];
+    } else {
+      g.global[0] = up(items, group[0]);
+    }
     g.global[1] = up((rows + m_per_item - 1) / m_per_item, group[1]);
     if (fixed_group) g.local[0] = group[0], g.local[1] = group[1];
     return g;

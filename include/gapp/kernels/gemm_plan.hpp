@@ -265,11 +265,13 @@ public:
       for (plan_arg& a : l.args)
         if (std::string_view(a.arg.name) == "kmap") a.source = arg_source::padded_rows;
     l.grid = gemm_grid<P>(m);
+    l.grid.column_tiles = P::mode == staging::direct; // direct_gemm walks several column tiles per group
     if (opt_.narrow && has_narrow<P>(cfg_)) l.narrow = narrow_plan{narrow_source<P>(cfg_), narrow_grid<P>(m), narrow_max_n};
     if (cfg_.implicit && !cfg_.padded) {
       gemm_config mc = cfg_;
       mc.implicit = false, mc.kh = mc.kw = 1;
       l.matrix = matrix_plan{gemm_source<P>(mc), gemm_grid<P>(m)};
+      l.matrix->grid.column_tiles = l.grid.column_tiles;
     }
     plan_.gemm = std::move(l);
   }

@@ -49,6 +49,9 @@ public:
     /// Which wins depends on the CPU and the layer: on an AMD EPYC (Zen 5) im2col + GEMM won
     /// on most VGG16-224 layers, on small images with few channels the implicit GEMM did.
     bool choose_lowering = true;
+    /// Column tiles per work-group of every GEMM (opencl::gemm_options::tiles_per_group; 0:
+    /// chosen per launch).
+    std::size_t tiles_per_group = 0;
     std::function<void(const std::string&)> progress; ///< called as each layer is prepared
     /// Keep-masks fixed elsewhere (e.g. gapp-prune's files after fine-tuning), one entry per
     /// layer, each gemm_rows × gemm_cols (1 = kept) or empty for a layer that runs dense.
@@ -118,6 +121,7 @@ public:
         go.padded = opt.padded && l.shape.kernel_h <= 3 && l.shape.kernel_w <= 3;
       }
       go.narrow = !l.conv || batch_ * l.in_size * l.in_size <= kernels::narrow_max_n; // N = batch × pixels
+      go.tiles_per_group = opt.tiles_per_group;
       // per layer: a sparse layer without a mask is pruned here, at its sparsity
       const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()
                               : opt.masks.empty() ? l.conv && i == 0 && !opt.prune_first_conv

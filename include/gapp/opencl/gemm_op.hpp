@@ -34,6 +34,12 @@ struct gemm_options {
   int implicit_kh = 0, implicit_kw = 0;
   bool padded = false; ///< with implicit_kh/kw: input and output in the padded layout (kernels::plan_options::padded)
   bool narrow = true; ///< build the narrow kernel for N ≤ 4 where there is one (kernels::plan_options::narrow)
+  /// Column tiles per work-group of the direct family's GEMM kernels
+  /// (kernels::grid_rule::column_tiles). 0: chosen — with device_tuning, on PoCL's CPU
+  /// devices, several consecutive tiles per work-group where the launch has enough of them
+  /// (cpu_tiles_per_group), elsewhere one. 1: one tile per work-group (grid_rule::
+  /// geometry(n)). r > 1: r tiles per work-group on every launch.
+  std::size_t tiles_per_group = 0;
 
   kernels::plan_options plan() const {
     kernels::plan_options p{epi, bias, fixed_trip_count};
@@ -56,19 +62,24 @@ class gemm_op {
 public:
   /// Dense W (the baseline of the same tiling).
   gemm_op(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, matrix_view w, gemm_options opt = {})
-      : gemm_op(ctx, dev, cache, kernels::plan_gemm<P>(w, opt.plan()), opt.device_tuning) {}
+      : gemm_op(ctx, dev, cache, kernels::plan_gemm<P>(w, opt.plan()), opt.device_tuning, opt.tiles_per_group) {}
 
   /// W packed for P and unit U (see gapp::pack); validated before anything is uploaded.
   template <class U>
   gemm_op(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, const packed<P, U>& w,
           gemm_options opt = {})
-      : gemm_op(ctx, dev, cache, kernels::plan_gemm<P>(w, opt.plan()), opt.device_tuning) {}
+      : gemm_op(ctx, dev, cache, kernels::plan_gemm<P>(w, opt.plan()), opt.device_tuning, opt.tiles_per_group) {}
 
-  /// A plan made by kernels::plan_gemm<P>.
+  /// A plan made by kernels::plan_gemm<P> (device_tuning and tiles_per_group as gemm_options).
   gemm_op(const cl::Context& ctx, const cl::Device& dev, program_cache& cache, kernels::gemm_plan plan,
-          bool device_tuning = true)
-      : ctx_(ctx), dev_(dev), plan_(std::move(plan)) {
+          bool device_tuning = true, std::size_t tiles_per_group = 0)
+      : ctx_(ctx), dev_(dev), plan_(std::move(plan)), tiles_per_group_(tiles_per_group) {
     require_can_run<P>(query(dev));
+    if (device_tuning && tiles_per_group == 0 && plan_.gemm && plan_.gemm->grid.column_tiles && is_pocl_cpu(dev)) {
+      cl_uint units = 1;
+      detail::check(dev.getInfo(CL_DEVICE_MAX_COMPUTE_UNITS, &units), "clGetDeviceInfo(CL_DEVICE_MAX_COMPUTE_UNITS)");
+      compute_units_ = units;
+    }
     if (plan_.gemm) gemm_ = make(cache, *plan_.gemm, device_tuning);
     if (plan_.fill) fill_ = make(cache, *plan_.fill, false);
     if (!gemm_ && !fill_) throw invalid_argument("gemm_op: the plan computes nothing");
@@ -81,7 +92,11 @@ public:
   const kernels::gemm_plan& plan() const { return plan_; }
   /// The source of the computing kernel (for a plan that only fills rows, the fill kernel's).
   const kernels::kernel_source& source() const { return gemm_ ? gemm_->source : fill_->source; }
-  kernels::launch_geometry geometry(std::size_t n) const { return (gemm_ ? gemm_ : fill_)->plan->geometry(n); }
+  kernels::launch_geometry geometry(std::size_t n) const {
+    if (!gemm_) return fill_->plan->geometry(n);
+    const kernels::launch_plan& l = *gemm_->plan;
+    return l.uses_narrow(n) ? l.narrow->grid.geometry(n) : geometry(l.grid, n);
+  }
   /// Whether enqueue() over n columns runs the narrow kernel (kernels::launch_plan::narrow).
   bool uses_narrow(std::size_t n) const { return gemm_ && !gemm_->plan->matrix && gemm_->plan->uses_narrow(n); }
 
@@ -137,11 +152,22 @@ private:
     const kernels::kernel_source* source;
     kernels::launch_geometry geometry;
   };
-  static chosen_kernel choose(live_kernel& k, std::size_t n, bool conv) {
+  chosen_kernel choose(live_kernel& k, std::size_t n, bool conv) const {
     const kernels::launch_plan& l = *k.plan;
-    if (!conv && l.matrix) return {&k.matrix, &l.matrix->source, l.matrix->grid.geometry(n)};
+    if (!conv && l.matrix) return {&k.matrix, &l.matrix->source, geometry(l.matrix->grid, n)};
     if (!conv && l.uses_narrow(n)) return {&k.narrow, &l.narrow->source, l.narrow->grid.geometry(n)};
-    return {&k.kernel, &k.source, l.grid.geometry(n)};
+    return {&k.kernel, &k.source, geometry(l.grid, n)};
+  }
+  /// A launch over n columns of `grid`: with several column tiles per work-group where the
+  /// grid can and the operation takes them (gemm_options::tiles_per_group; compute_units_ > 0:
+  /// chosen, see the constructor).
+  kernels::launch_geometry geometry(const kernels::grid_rule& grid, std::size_t n) const {
+    if (!grid.column_tiles) return grid.geometry(n);
+    if (tiles_per_group_ > 0) return grid.geometry(n, tiles_per_group_);
+    if (compute_units_ == 0) return grid.geometry(n);
+    const std::size_t tn = grid.n_per_item * grid.group[0], tm = grid.m_per_item * grid.group[1];
+    const std::size_t r = cpu_tiles_per_group((n + tn - 1) / tn, (grid.rows + tm - 1) / tm, compute_units_);
+    return grid.geometry(n, r);
   }
 
   std::unique_ptr<live_kernel> make(program_cache& cache, const kernels::launch_plan& l, bool device_tuning) {
@@ -265,6 +291,8 @@ private:
   cl::Device dev_;
   kernels::gemm_plan plan_;
   std::unique_ptr<live_kernel> gemm_, fill_;
+  std::size_t tiles_per_group_ = 0; ///< gemm_options::tiles_per_group
+  std::size_t compute_units_ = 0;   ///< > 0: chosen column tiles per work-group (cpu_tiles_per_group)
   std::mutex mutex_;
 };
 

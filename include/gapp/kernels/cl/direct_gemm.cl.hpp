@@ -333,45 +333,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int tr = get_group_id(1);                 /* tile row */
   const int mt = ty * GAPP_RM;                    /* first row inside the tile */
   const int m0 = tr * GAPP_TM + mt;               /* first output row */
-  /* A register tile that would cross the right edge of N moves left to end at N (when N
-     holds a whole one): it recomputes `lo` columns of its neighbour, which it does not
-     store, and keeps the vector loads instead of the guarded per-lane path. */
-  const int nt = get_group_id(0) * GAPP_TN + tx * GAPP_RN;
-  const int n0 = nt + GAPP_RN > N && N >= GAPP_RN ? N - GAPP_RN : nt;
-  const int lo = nt - n0;
-  floatV acc[GAPP_RM][GAPP_NV];
-  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
-
-#if GAPP_PADDED
-  /* N: the padded columns from the first interior pixel (q0 = PW + 1) to the last */
-  const int PW = IW + 2, q0 = PW + 1, PS = N + 2 * q0;
-  const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0};
-#elif GAPP_IMPLICIT
-  gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, IH, IW};
-  {
-    int lane[GAPP_VW];
-    for (int l = 0; l < GAPP_VW; ++l) lane[l] = l;
-#if GAPP_VW == 1
-    const intV iota = 0;
-#else
-    const intV iota = GAPP_CAT(vload, GAPP_VW)(0, lane);
-#endif
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
-      const intV p = ((intV)(n0 + j * GAPP_VW) + iota) % (IH * IW);
-      a.yv[j] = p / IW, a.xv[j] = p % IW;
-    }
-    const int p0 = n0 % (IH * IW), y0 = p0 / IW, x0 = p0 % IW;
-    const int ph = (GAPP_KH - 1) / 2, pw = (GAPP_KW - 1) / 2;
-#if GAPP_KH == 1 && GAPP_KW == 1
-    a.interior = n0 + GAPP_RN <= N; /* a 1×1 window never reaches past its image */
-#else
-    a.interior = n0 + GAPP_RN <= N && x0 >= pw && x0 + GAPP_RN <= IW - pw && y0 >= ph && y0 < IH - ph;
-#endif
-  }
-#else
-  const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0};
-#endif
+  /* where the walk goes: the same for every column tile of this work-item's rows */
   gapp_walk_place p = {Wv, 0, 0, mt, m0, mt / GAPP_UR, m0 % GAPP_UR};
   int c_begin = 0, c_end = 0;
 #if GAPP_MODE == GAPP_WALK_DENSE
@@ -379,9 +341,9 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   p.wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
   c_end = Kp;
 #elif GAPP_MODE == GAPP_WALK_TILE || GAPP_MODE == GAPP_WALK_MULTI
-  const int2 tiles = gapp_list(I0, tr, count);
-  p.b0 = tiles.x, p.b1 = tiles.y;
-  c_begin = tiles.x, c_end = tiles.y;
+  const int2 kept = gapp_list(I0, tr, count);
+  p.b0 = kept.x, p.b1 = kept.y;
+  c_begin = kept.x, c_end = kept.y;
 #elif GAPP_MODE == GAPP_WALK_SIMD
   const int rb = m0 / GAPP_UR;
   if (rb < (M + GAPP_UR - 1) / GAPP_UR) {
@@ -389,82 +351,133 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     p.b0 = units.x, p.b1 = units.y;
   }
 #endif
-
-  const int full = n0 + GAPP_RN <= N, aligned = !GAPP_PADDED && full && N % GAPP_VW == 0;
-  const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
-#if defined(GAPP_KCHUNK) && (GAPP_MODE == GAPP_WALK_DENSE || GAPP_MODE == GAPP_WALK_TILE)
-  /* K in chunks (GAPP_KCHUNK k, a multiple of TK) with a work-group barrier between them,
-     so that the work-items of a group share each chunk's X rows while they are in cache:
-     on CPU devices, where they run one after another on a core, each work-item's pass over
-     a long K otherwise evicts the X rows (and their TLB entries) before the next one reads
-     them. The same trip count in the whole group. */
-  const int c_step = GAPP_MODE == GAPP_WALK_DENSE ? GAPP_KCHUNK : GAPP_KCHUNK / GAPP_TK;
-  for (int c0 = c_begin; c0 < c_end; c0 += c_step) {
-    if (active) gapp_walk_by_edge(acc, &a, &p, c0, min(c_end, c0 + c_step), aligned, full);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-#else
-  if (active) gapp_walk_by_edge(acc, &a, &p, c_begin, c_end, aligned, full);
-#endif
-  if (!active) return;
+  /* Column tiles: the launch may run fewer work-groups along N than there are TN-column
+     tiles (grid_rule::column_tiles); each group then computes ceil(tiles / groups)
+     consecutive tiles, one after the other. On CPU devices a work-group has a cost of its
+     own (PoCL runs each as a call of the work-group function), which the sparse walks of
+     layers with few rows and many columns pay once per tile: see gemm_op, which chooses. */
+  const int n_tiles = (N + GAPP_TN - 1) / GAPP_TN, per = (n_tiles + (int)get_num_groups(0) - 1) / (int)get_num_groups(0);
+  for (int t = (int)get_group_id(0) * per, t_end = min(n_tiles, t + per); t < t_end; ++t) {
+    /* A register tile that would cross the right edge of N moves left to end at N (when N
+       holds a whole one): it recomputes `lo` columns of its neighbour, which it does not
+       store, and keeps the vector loads instead of the guarded per-lane path. */
+    const int nt = t * GAPP_TN + tx * GAPP_RN;
+    const int n0 = nt + GAPP_RN > N && N >= GAPP_RN ? N - GAPP_RN : nt;
+    const int lo = nt - n0;
+    floatV acc[GAPP_RM][GAPP_NV];
+    _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
+      _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
 
 #if GAPP_PADDED
-  /* which of this work-item's columns lie inside their image (the others are the output's
-     border: stored as 0); one division, and where the columns lie inside one image row (most
-     work-items) nothing more, else a walk along the columns */
-  intV keep[GAPP_NV];
-  const int PI = (IH + 2) * PW; /* one padded image */
-  const int t0 = (q0 + n0) % PI, y0 = t0 / PW, x0 = t0 - y0 * PW;
-  if (y0 >= 1 && y0 <= IH && x0 >= 1 && x0 + GAPP_RN <= IW + 1) {
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) keep[j] = (intV)(-1);
-  } else {
-    int y = y0, x = x0;
-    int kl[GAPP_RN];
-    for (int l = 0; l < GAPP_RN; ++l) {
-      kl[l] = y >= 1 && y <= IH && x >= 1 && x <= IW ? -1 : 0;
-      if (++x == PW) {
-        x = 0;
-        if (++y == IH + 2) y = 0;
+    /* N: the padded columns from the first interior pixel (q0 = PW + 1) to the last */
+    const int PW = IW + 2, q0 = PW + 1, PS = N + 2 * q0;
+    const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0};
+#elif GAPP_IMPLICIT
+    gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, IH, IW};
+    {
+      int lane[GAPP_VW];
+      for (int l = 0; l < GAPP_VW; ++l) lane[l] = l;
+#if GAPP_VW == 1
+      const intV iota = 0;
+#else
+      const intV iota = GAPP_CAT(vload, GAPP_VW)(0, lane);
+#endif
+      _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
+        const intV p = ((intV)(n0 + j * GAPP_VW) + iota) % (IH * IW);
+        a.yv[j] = p / IW, a.xv[j] = p % IW;
+      }
+      const int p0 = n0 % (IH * IW), y0 = p0 / IW, x0 = p0 % IW;
+      const int ph = (GAPP_KH - 1) / 2, pw = (GAPP_KW - 1) / 2;
+#if GAPP_KH == 1 && GAPP_KW == 1
+      a.interior = n0 + GAPP_RN <= N; /* a 1×1 window never reaches past its image */
+#else
+      a.interior = n0 + GAPP_RN <= N && x0 >= pw && x0 + GAPP_RN <= IW - pw && y0 >= ph && y0 < IH - ph;
+#endif
+    }
+#else
+    const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0};
+#endif
+
+    const int full = n0 + GAPP_RN <= N, aligned = !GAPP_PADDED && full && N % GAPP_VW == 0;
+    const int active = m0 < M && nt < N; /* not a work-item wholly past M or N */
+#if defined(GAPP_KCHUNK) && (GAPP_MODE == GAPP_WALK_DENSE || GAPP_MODE == GAPP_WALK_TILE)
+    /* K in chunks (GAPP_KCHUNK k, a multiple of TK) with a work-group barrier between them,
+       so that the work-items of a group share each chunk's X rows while they are in cache:
+       on CPU devices, where they run one after another on a core, each work-item's pass over
+       a long K otherwise evicts the X rows (and their TLB entries) before the next one reads
+       them. The same trip count in the whole group, and at least one: PoCL 3.1 crashes on a
+       loop with a barrier that runs no iteration inside another loop (a tile row with no
+       kept tile, under the loop over column tiles). */
+    const int c_step = GAPP_MODE == GAPP_WALK_DENSE ? GAPP_KCHUNK : GAPP_KCHUNK / GAPP_TK;
+    int c0 = c_begin;
+    do {
+      if (active) gapp_walk_by_edge(acc, &a, &p, c0, min(c_end, c0 + c_step), aligned, full);
+      barrier(CLK_LOCAL_MEM_FENCE);
+      c0 += c_step;
+    } while (c0 < c_end);
+#else
+    if (active) gapp_walk_by_edge(acc, &a, &p, c_begin, c_end, aligned, full);
+#endif
+    if (!active) continue;
+
+#if GAPP_PADDED
+    /* which of this work-item's columns lie inside their image (the others are the output's
+       border: stored as 0); one division, and where the columns lie inside one image row (most
+       work-items) nothing more, else a walk along the columns */
+    intV keep[GAPP_NV];
+    const int PI = (IH + 2) * PW; /* one padded image */
+    const int t0 = (q0 + n0) % PI, y0 = t0 / PW, x0 = t0 - y0 * PW;
+    if (y0 >= 1 && y0 <= IH && x0 >= 1 && x0 + GAPP_RN <= IW + 1) {
+      _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) keep[j] = (intV)(-1);
+    } else {
+      int y = y0, x = x0;
+      int kl[GAPP_RN];
+      for (int l = 0; l < GAPP_RN; ++l) {
+        kl[l] = y >= 1 && y <= IH && x >= 1 && x <= IW ? -1 : 0;
+        if (++x == PW) {
+          x = 0;
+          if (++y == IH + 2) y = 0;
+        }
+      }
+      _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
+#if GAPP_VW == 1
+        keep[j] = kl[j];
+#else
+        keep[j] = GAPP_CAT(vload, GAPP_VW)(0, kl + j * GAPP_VW);
+#endif
       }
     }
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
-#if GAPP_VW == 1
-      keep[j] = kl[j];
+    __global float* Yp = Y + q0;
+    const int ys = PS;
 #else
-      keep[j] = GAPP_CAT(vload, GAPP_VW)(0, kl + j * GAPP_VW);
+    __global float* Yp = Y;
+    const int ys = N;
 #endif
-    }
-  }
-  __global float* Yp = Y + q0;
-  const int ys = PS;
-#else
-  __global float* Yp = Y;
-  const int ys = N;
-#endif
-  _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
-    const int m = m0 + i;
-    if (m >= M) break;
+    _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i) {
+      const int m = m0 + i;
+      if (m >= M) break;
 #if GAPP_ROWMAP
-    const int row = rowmap[m];
+      const int row = rowmap[m];
 #else
-    const int row = m;
+      const int row = m;
 #endif
-    const floatV b = (floatV)(GAPP_BIAS_OF(row));
-    __global float* yr = Yp + (size_t)row * ys + n0;
-    _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
+      const floatV b = (floatV)(GAPP_BIAS_OF(row));
+      __global float* yr = Yp + (size_t)row * ys + n0;
+      _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
 #if GAPP_PADDED
 #if GAPP_VW == 1
-      const floatV v = keep[j] ? GAPP_ACT(acc[i][j] + b) : 0.0f;
+        const floatV v = keep[j] ? GAPP_ACT(acc[i][j] + b) : 0.0f;
 #else
-      const floatV v = select((floatV)(0.0f), GAPP_ACT(acc[i][j] + b), keep[j]);
+        const floatV v = select((floatV)(0.0f), GAPP_ACT(acc[i][j] + b), keep[j]);
 #endif
 #else
-      const floatV v = GAPP_ACT(acc[i][j] + b);
+        const floatV v = GAPP_ACT(acc[i][j] + b);
 #endif
-      if (lo > 0) gapp_store_from(v, yr + j * GAPP_VW, lo - j * GAPP_VW);
-      else if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
-      else if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
-      else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
+        if (lo > 0) gapp_store_from(v, yr + j * GAPP_VW, lo - j * GAPP_VW);
+        else if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
+        else if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
+        else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
+      }
     }
   }
 }
