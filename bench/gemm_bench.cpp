@@ -14,7 +14,10 @@
 //
 // The five VGG16-224 layers also run as the network runs them: 3×3 convolutions over padded
 // activations (dense-padded, simd-padded, tile-padded at 0.75 and 0.9; their shares against
-// dense-padded), beside the GEMM over the layer's im2col matrix (the other rows).
+// dense-padded), beside the GEMM over the layer's im2col matrix (the other rows). Rows
+// simd-padded-one-tile (layers) and simd-one-tile (whole network) run the same SIMD units
+// with one work-group per column tile (gemm_options::tiles_per_group = 1), beside gemm_op's
+// choice (several tiles per work-group on CPU devices, docs/kernels.md).
 //
 // --trained=DIR adds the conv layers and the whole network of the accuracy study's dense
 // model (a gapp-vgg16 weights directory, e.g. build/accuracy/dense), batch 100, shapes
@@ -77,7 +80,7 @@ std::map<std::string, padded_data> g_padded;
 /// Its FLOPs are the GEMM's, so its rows compare with the matrix rows; its X is the 12.8 MB
 /// of activations (conv1_2), not the 115.6 MB column matrix.
 template <class P, class Unit>
-void bench_padded(benchmark::State& st, const layer& l, Unit unit, double s) {
+void bench_padded(benchmark::State& st, const layer& l, Unit unit, double s, std::size_t tiles_per_group = 0) {
   const std::size_t M = static_cast<std::size_t>(l.M), K = static_cast<std::size_t>(l.K), C = K / 9;
   const auto h = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(l.N))));
   if (K % 9 != 0 || h * h != static_cast<std::size_t>(l.N)) throw std::runtime_error(l.name + " is not a 3x3 convolution of a square image");
@@ -92,6 +95,7 @@ void bench_padded(benchmark::State& st, const layer& l, Unit unit, double s) {
   const gapp::matrix_view wv(d.w, M, K);
   gapp::opencl::gemm_options go;
   go.implicit_kh = go.implicit_kw = 3, go.padded = true, go.narrow = false;
+  go.tiles_per_group = tiles_per_group;
   std::unique_ptr<gapp::opencl::gemm_op<P>> op;
   double achieved = 0;
   gapp::unit_shape us{1, 1};
@@ -118,9 +122,11 @@ enum class lowering_mode { chosen, implicit, im2col };
 
 template <class P>
 void bench_vgg16(benchmark::State& st, gapp::technique t, double s, const gapp::nn::vgg16_weights& w = vgg16_weights224(),
-                 const gapp::nn::tensor4& input = vgg16_input(), lowering_mode lm = lowering_mode::chosen) {
+                 const gapp::nn::tensor4& input = vgg16_input(), lowering_mode lm = lowering_mode::chosen,
+                 std::size_t tiles_per_group = 0) {
   typename gapp::nn::vgg16_net<P>::options opt;
   opt.tech = t, opt.sparsity = s, opt.batch = input.n;
+  opt.tiles_per_group = tiles_per_group;
   opt.implicit_conv = lm != lowering_mode::im2col; // false: im2col into a scratch matrix, then the GEMM
   opt.choose_lowering = lm == lowering_mode::chosen;
   opt.padded = lm == lowering_mode::chosen;
@@ -260,6 +266,8 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
       reg(key(l, "dense-padded", 0), [&l](benchmark::State& st) { bench_padded<Direct>(st, l, (void*)nullptr, 0); });
       for (double s : {0.75, 0.9}) {
         reg(key(l, "simd-padded", s), [&l, s](benchmark::State& st) { bench_padded<Direct>(st, l, gapp::units::simd{}, s); });
+        // one work-group per column tile (gemm_options::tiles_per_group = 1), as before the choice
+        reg(key(l, "simd-padded-one-tile", s), [&l, s](benchmark::State& st) { bench_padded<Direct>(st, l, gapp::units::simd{}, s, 1); });
         reg(key(l, "tile-padded", s), [&l, s](benchmark::State& st) { bench_padded<Direct>(st, l, gapp::units::tile{}, s); });
       }
     }
@@ -281,6 +289,9 @@ inline void register_all(bool quick, const gapp::tune::profile* prof) {
   for (double s : sp) {
     reg(key(v, "tile", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("tile"), s); });
     reg(key(v, "simd", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd"), s); });
+    reg(key(v, "simd-one-tile", s), [s](benchmark::State& st) {
+      bench_vgg16<Direct>(st, gapp::parse_technique("simd"), s, vgg16_weights224(), vgg16_input(), lowering_mode::chosen, 1);
+    });
     reg(key(v, "multi", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("multi"), s); });
     reg(key(v, "simd-balanced", s), [s](benchmark::State& st) { bench_vgg16<Direct>(st, gapp::parse_technique("simd-balanced"), s); });
     // the same networks with every convolution one way
