@@ -258,6 +258,33 @@ TEST_CASE("a direct GEMM on a CPU device with many column tiles takes several pe
   REQUIRE(op.geometry(5 * tn).global[0] == 5 * P::work_group_x);
 }
 
+// K chunks (GAPP_KCHUNK) only where the GEMM's K is longer than one chunk: a single chunk
+// shares nothing and its barrier costs; the prefetch stays.
+TEST_CASE("direct kernels walk K in chunks only where K is longer than one chunk", "[opencl][gemm]") {
+  using P = direct_a;
+  cl_env& env = cl_env::get();
+  REQUIRE(opencl::is_pocl_cpu(env.device));
+  const auto chunk = static_cast<std::size_t>(opencl::cpu_k_chunk<P>());
+  std::mt19937 g(12);
+  for (const std::size_t K : {std::size_t{9}, chunk, chunk + 1}) {
+    const auto w = ref::random_weights(g, 40 * K, 0);
+    const matrix_view wv(w, 40, K);
+    const auto m = prune<P>(wv, units::simd{}, 0.5);
+    opencl::gemm_op<P> dense(env.context, env.device, env.cache, wv), simd(env.context, env.device, env.cache, pack(wv, m));
+    for (const auto* op : {&dense, &simd}) {
+      const std::string& o = op->source().options;
+      INFO("K " << K << " " << op->variant() << ": " << o);
+      REQUIRE(o.find("-DGAPP_SOFTWARE_PREFETCH=1") != std::string::npos);
+      REQUIRE((o.find("-DGAPP_KCHUNK=") != std::string::npos) == (K > chunk));
+    }
+    const auto x = ref::random_weights(g, K * 33, 0);
+    const cl::Buffer xb = to_device(x), yb = to_device(std::vector<float>(40 * 33));
+    dense.enqueue(env.queue, xb, yb, 33).wait();
+    compare(from_device(yb, 40 * 33), reference(w, x, {}, 40, K, 33, false), w, x, 40, K, 33);
+  }
+  REQUIRE(opencl::device_options<P>(env.device).find("-DGAPP_KCHUNK=") != std::string::npos); // K not given
+}
+
 TEST_CASE("channel-compacted GEMM on a convolution's kernel area", "[opencl][gemm]") {
   using P = direct_b;
   std::mt19937 g(5);

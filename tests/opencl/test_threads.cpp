@@ -19,7 +19,7 @@ TEST_CASE("program cache: 8 threads share programs, build each once", "[opencl][
     kernels::gemm_config c;
     c.mode = static_cast<kernels::walk>(mode);
     sources.push_back(kernels::gemm_source<P>(c));
-    sources.back().options += opencl::device_options<P>(env.device); // as gemm_op builds them
+    sources.back().options += opencl::device_options<P>(env.device, 96); // as gemm_op builds them for K = 96
   }
   std::mt19937 g(1);
   const auto w = ref::random_weights(g, 64 * 96, 0);
