@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -42,7 +43,9 @@ const char* const usage =
     "LIST: the sparse techniques allowed (default all the profile measured). FILE for --sensitivity:\n"
     "{\"format\": \"gapp-sensitivity\", \"layers\": {\"features.2\": {\"simd@0.75\": 0.1, ...}}} (points lost).\n"
     "--dense-run: gapp-vgg16's output line for the dense network with --layer-times at batch B; it\n"
-    "gives the time outside the planned GEMMs, so that the plan predicts whole forward passes.\n"
+    "gives the time outside the planned GEMMs, so that the plan predicts whole forward passes, and\n"
+    "scales each planned layer's times by its dense GEMM's time in that run over the profile's\n"
+    "(the profile times each GEMM alone, cold in cache; the factors are printed as \"calibration\").\n"
     "--uniform TECHNIQUE@S writes the plan of one technique at one sparsity on every measured layer,\n"
     "for comparison.\n"
     "--im2col: plan for a network whose convolutions run after im2col (gapp-vgg16 --im2col; the\n"
@@ -69,10 +72,15 @@ std::string fixed(double v, int d) {
   return b;
 }
 
-/// The time of a dense forward pass outside the modelled layers' GEMMs, from gapp-vgg16's
-/// output line (--layer-times): batch_ms − Σ layer_ms["<display> gemm"] over the modelled.
-double other_ms_from_run(const std::string& path, const gapp::tune::profile& prof, std::size_t batch, bool im2col,
-                         const std::vector<gapp::tune::layer_choices>& layers) {
+/// What a dense forward pass says, from gapp-vgg16's output line (--layer-times): each
+/// modelled layer's GEMM time inside it (by display name) and the time outside them,
+/// batch_ms − Σ layer_ms["<display> gemm"] over the modelled.
+struct dense_run_times {
+  std::map<std::string, double> gemm_ms;
+  double other_ms = 0;
+};
+dense_run_times read_dense_run(const std::string& path, const gapp::tune::profile& prof, std::size_t batch, bool im2col,
+                               const std::vector<gapp::tune::layer_choices>& layers) {
   const std::vector<unsigned char> bytes = gapp::npy::detail::read_file(path);
   const auto doc = gapp::json::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
   const gapp::json::value& d = *doc;
@@ -87,11 +95,13 @@ double other_ms_from_run(const std::string& path, const gapp::tune::profile& pro
                                : "is true: the run used im2col, the plan is for implicit convolutions (or give --im2col)");
   const double total = d.at("batch_ms").num(0, 1e9);
   const gapp::json::value& lm = d.at("layer_ms");
+  dense_run_times r;
   double gemm = 0;
   for (const auto& l : layers)
-    if (l.modelled) gemm += lm.at(l.display + " gemm").num(0, 1e9);
+    if (l.modelled) gemm += r.gemm_ms[l.display] = lm.at(l.display + " gemm").num(0, 1e9);
   if (gemm > total) d.at("batch_ms").fail("is less than the sum of the planned layers' GEMM times");
-  return total - gemm;
+  r.other_ms = total - gemm;
+  return r;
 }
 
 /// An SVG of predicted time (x) against kept L2 (y): the Pareto front, the uniform choices,
@@ -270,6 +280,15 @@ int run(int argc, char** argv) {
                                  std::to_string(batch) + (im2col ? " after im2col" : " as the network runs them") +
                                  " (run gapp-tune --weights " + weights + " --batch " + std::to_string(batch) +
                                  (im2col ? " --im2col" : "") + ")");
+  // the dense run: the time outside the planned GEMMs, and each layer's times scaled to what
+  // its dense GEMM took inside the network
+  double other = -1;
+  std::vector<double> factors;
+  if (!dense_run.empty()) {
+    const dense_run_times d = read_dense_run(dense_run, prof, batch, im2col, layers);
+    other = d.other_ms;
+    factors = gapp::tune::calibrate(layers, d.gemm_ms);
+  }
   if (!kept_ref.empty()) {
     const auto [t, s] = split_choice(kept_ref, "--kept-l2");
     bool found = false;
@@ -279,7 +298,6 @@ int run(int argc, char** argv) {
       throw gapp::invalid_argument("--kept-l2 " + kept_ref + ": the profile did not measure " + t + " at " +
                                    fixed(s, 4) + " on every planned layer");
   }
-  const double other = dense_run.empty() ? -1 : other_ms_from_run(dense_run, prof, batch, im2col, layers);
   gapp::tune::plan p;
   if (!uniform.empty()) {
     const auto [t, s] = split_choice(uniform, "--uniform");
@@ -308,6 +326,12 @@ int run(int argc, char** argv) {
   if (p.predicted_ms >= 0)
     json += ",\"predicted_ms\":" + fixed(p.predicted_ms, 3) + ",\"dense_ms\":" + fixed(p.dense_ms, 3) +
             ",\"predicted_speedup\":" + fixed(p.dense_ms / p.predicted_ms, 3);
+  if (!factors.empty()) {
+    std::string cal;
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      if (layers[i].modelled) cal += std::string(cal.empty() ? "" : ",") + "\"" + layers[i].display + "\":" + fixed(factors[i], 3);
+    json += ",\"calibration\":{" + cal + "}";
+  }
   json += ",\"kept_l2_fraction\":" + fixed(p.kept_l2_fraction, 4) + ",\"sparsity\":" + fixed(p.sparsity, 4) +
           (sens ? ",\"loss\":" + fixed(p.loss, 3) : std::string()) + ",\"layers\":{" + layers_json + "}}";
   std::puts(json.c_str());

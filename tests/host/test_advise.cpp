@@ -9,8 +9,10 @@
 #include <gapp/tune/advise.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -346,6 +348,54 @@ TEST_CASE("gapp-advise plans a network from a profile and gapp-prune --plan writ
     const tune::plan pu = tune::load_plan(tmp("u.json")), pk = tune::load_plan(tmp("k.json"));
     REQUIRE(pk.kept_l2_fraction >= pu.kept_l2_fraction - 1e-12);
     REQUIRE(pk.predicted_gemm_ms <= pu.predicted_gemm_ms + 1e-12);
+  }
+  SECTION("a dense run: the time outside the GEMMs, and each layer's times scaled to the network's") {
+    // in the network each modelled layer's dense GEMM took twice the profile's time (three
+    // times for conv2_1), and 3 ms went elsewhere
+    auto num = [](double v) {
+      char b[40];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      return std::string(b);
+    };
+    std::string lm;
+    double gemm = 0;
+    std::map<std::string, double> profile_dense;
+    for (const auto& l : w.layers) {
+      if (!l.conv || l.name == "features.0") continue;
+      const double dense = 1e-6 * static_cast<double>(l.shape.gemm_rows() * l.shape.gemm_cols() * l.in_size * l.in_size * 2);
+      const double f = l.display == "conv2_1" ? 3.0 : 2.0;
+      profile_dense[l.display] = dense;
+      lm += (lm.empty() ? "\"" : ",\"") + l.display + " gemm\":" + num(f * dense);
+      gemm += f * dense;
+    }
+    auto run_json = [&](const std::string& device, double batch_ms) {
+      return "{\"device\":\"" + device + "\",\"technique\":\"dense\",\"batch\":2,\"im2col\":false,\"batch_ms\":" +
+             num(batch_ms) + ",\"layer_ms\":{\"conv1_1 gemm\":0.5," + lm + "}}";
+    };
+    spit(tmp("dense_run.json"), run_json("d", gemm + 3.0));
+    const auto u = advise("--uniform simd@0.75 --dense-run " + tmp("dense_run.json") + " --plan " + tmp("ud.json"), "c1");
+    INFO(u.out << u.err);
+    REQUIRE(u.status == 0);
+    REQUIRE(u.out.find("\"calibration\":{\"conv1_2\":2.000,\"conv2_1\":3.000,") != std::string::npos);
+    const tune::plan pu = tune::load_plan(tmp("ud.json"));
+    REQUIRE(pu.other_ms == Approx(3.0).margin(1e-4));
+    REQUIRE(pu.dense_ms == Approx(gemm + 3.0).margin(1e-4)); // the dense run itself
+    for (const auto& l : pu.layers) {
+      if (!l.modelled) continue;
+      INFO(l.display);
+      REQUIRE(l.technique == "simd");
+      REQUIRE(l.predicted_ms == Approx((l.display == "conv2_1" ? 3.0 : 2.0) * 0.4 * profile_dense.at(l.display)));
+    }
+    // a run of another device, or one whose GEMMs take longer than the pass: an error naming the field
+    spit(tmp("dense_other.json"), run_json("e", gemm + 3.0));
+    const auto other = advise("--uniform simd@0.75 --dense-run " + tmp("dense_other.json") + " --plan " + tmp("bad.json"), "c2");
+    REQUIRE(other.status != 0);
+    REQUIRE(other.err.find("device") != std::string::npos);
+    spit(tmp("dense_short.json"), run_json("d", gemm / 2));
+    const auto shrt = advise("--uniform simd@0.75 --dense-run " + tmp("dense_short.json") + " --plan " + tmp("bad.json"), "c3");
+    REQUIRE(shrt.status != 0);
+    REQUIRE(shrt.err.find("batch_ms") != std::string::npos);
+    REQUIRE_FALSE(fs::exists(tmp("bad.json")));
   }
   SECTION("bad input: an error naming the cause, nothing written") {
     fs::remove(tmp("bad.json"));

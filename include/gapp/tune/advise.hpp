@@ -354,6 +354,24 @@ inline layer_choices choices_for(const profile& prof, const std::string& policy,
   return lc;
 }
 
+/// Scales every time of each modelled layer by what its dense GEMM took inside a whole
+/// forward pass over the profile's dense time of its shape. `in_network_ms` maps a layer's
+/// display name to that time (gapp-vgg16 --layer-times of the dense network: its
+/// "<display> gemm"). gapp-tune times each GEMM alone over rotating copies, cold in cache;
+/// inside the network a layer reads what the layer before it just wrote. Layers not modelled
+/// or not in the map keep their times. Returns each layer's factor (1 where kept).
+inline std::vector<double> calibrate(std::vector<layer_choices>& layers, const std::map<std::string, double>& in_network_ms) {
+  std::vector<double> f(layers.size(), 1.0);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    layer_choices& l = layers[i];
+    const auto it = in_network_ms.find(l.display);
+    if (!l.modelled || it == in_network_ms.end() || !(l.options[0].ms > 0) || !(it->second > 0)) continue;
+    f[i] = it->second / l.options[0].ms;
+    for (layer_option& o : l.options) o.ms *= f[i];
+  }
+  return f;
+}
+
 /// The plan that runs one technique at one sparsity on every modelled layer (the rest
 /// dense): the uniform choice, as a plan gapp-prune and gapp-vgg16 consume, for comparison.
 /// gapp::invalid_argument when a modelled layer was not measured with it.
