@@ -295,6 +295,40 @@ TEST_CASE("vocabulary: unit traits and technique names", "[plan][vocabulary]") {
   REQUIRE(std::get<units::channel>(parse_unit("channel", 9)).kernel_area == 9);
 }
 
+TEST_CASE("plan: walk_k, the longest walk along K of one work-item", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(21);
+  const std::size_t M = 130, K = 700; // 3 tile rows of 64, 22 tiles of 32 (the last partial)
+  const auto w = ref::random_weights(g, M * K, 0);
+  const matrix_view wv(w, M, K);
+  REQUIRE(kernels::plan_gemm<P>(wv).gemm->walk_k == K);
+  REQUIRE(kernels::plan_gemm<P>(pack(wv, prune<P>(wv, units::simd{}, 0.5))).gemm->walk_k == K);
+  // the tile walk: TK x the kept tiles of the fullest tile row, counted here from the mask
+  for (const bool balanced : {false, true})
+    for (const double s : {0.3, 0.8}) {
+      INFO("tile sparsity " << s << (balanced ? ", balanced" : ""));
+      prune_options po;
+      po.balanced = balanced;
+      const auto m = prune<P>(wv, units::tile{}, s, po);
+      std::size_t most = 0;
+      for (std::size_t r0 = 0; r0 < M; r0 += P::tm) {
+        std::size_t kept = 0;
+        for (std::size_t k0 = 0; k0 < K; k0 += P::tk) kept += m.kept(r0, k0) ? 1 : 0;
+        most = std::max(most, kept);
+      }
+      const auto plan = kernels::plan_gemm<P>(pack(wv, m));
+      REQUIRE(plan.gemm->walk_k == most * static_cast<std::size_t>(P::tk));
+      REQUIRE(plan.gemm->walk_k < K);
+    }
+  // channel-compacted: the compacted K (channels 0 and 2 of 3 kept, kernel area 9)
+  const auto wc = ref::random_weights(g, 16 * 27, 0);
+  std::vector<std::uint8_t> keep(16 * 27, 0);
+  for (std::size_t r = 0; r < 16; ++r)
+    for (std::size_t k = 0; k < 27; ++k) keep[r * 27 + k] = k / 9 != 1;
+  REQUIRE(kernels::plan_gemm<P>(pack(matrix_view(wc, 16, 27), mask<P, units::channel>(16, 27, keep, units::channel{9})))
+              .gemm->walk_k == 18);
+}
+
 TEST_CASE("plan: a padded convolution reads its rows through a per-launch offset table", "[plan]") {
   using P = presets::pocl_avx512;
   std::mt19937 g(8);

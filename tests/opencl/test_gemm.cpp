@@ -258,13 +258,16 @@ TEST_CASE("a direct GEMM on a CPU device with many column tiles takes several pe
   REQUIRE(op.geometry(5 * tn).global[0] == 5 * P::work_group_x);
 }
 
-// K chunks (GAPP_KCHUNK) only where the GEMM's K is longer than one chunk: a single chunk
-// shares nothing and its barrier costs; the prefetch stays.
-TEST_CASE("direct kernels walk K in chunks only where K is longer than one chunk", "[opencl][gemm]") {
+// K chunks (GAPP_KCHUNK) by the walk's length and layout (opencl::cpu_k_chunks): over a
+// matrix only where the walk is longer than one chunk (a single chunk shares nothing and its
+// barrier costs); over padded activations never for the dense walk, and for the tile walk
+// only where it is longer than four chunks. The prefetch stays.
+TEST_CASE("direct kernels walk K in chunks by the walk's length and layout", "[opencl][gemm]") {
   using P = direct_a;
   cl_env& env = cl_env::get();
   REQUIRE(opencl::is_pocl_cpu(env.device));
   const auto chunk = static_cast<std::size_t>(opencl::cpu_k_chunk<P>());
+  const auto has_chunks = [](const std::string& o) { return o.find("-DGAPP_KCHUNK=") != std::string::npos; };
   std::mt19937 g(12);
   for (const std::size_t K : {std::size_t{9}, chunk, chunk + 1}) {
     const auto w = ref::random_weights(g, 40 * K, 0);
@@ -275,14 +278,96 @@ TEST_CASE("direct kernels walk K in chunks only where K is longer than one chunk
       const std::string& o = op->source().options;
       INFO("K " << K << " " << op->variant() << ": " << o);
       REQUIRE(o.find("-DGAPP_SOFTWARE_PREFETCH=1") != std::string::npos);
-      REQUIRE((o.find("-DGAPP_KCHUNK=") != std::string::npos) == (K > chunk));
+      REQUIRE(has_chunks(o) == (K > chunk));
     }
     const auto x = ref::random_weights(g, K * 33, 0);
     const cl::Buffer xb = to_device(x), yb = to_device(std::vector<float>(40 * 33));
     dense.enqueue(env.queue, xb, yb, 33).wait();
     compare(from_device(yb, 40 * 33), reference(w, x, {}, 40, K, 33, false), w, x, 40, K, 33);
   }
-  REQUIRE(opencl::device_options<P>(env.device).find("-DGAPP_KCHUNK=") != std::string::npos); // K not given
+  REQUIRE(has_chunks(opencl::device_options<P>(env.device))); // walk not given
+  // the rule itself
+  REQUIRE(!opencl::cpu_k_chunks<P>(chunk, false, false));
+  REQUIRE(opencl::cpu_k_chunks<P>(chunk + 1, false, true));
+  REQUIRE(!opencl::cpu_k_chunks<P>(100 * chunk, true, false));
+  REQUIRE(!opencl::cpu_k_chunks<P>(4 * chunk, true, true));
+  REQUIRE(opencl::cpu_k_chunks<P>(4 * chunk + P::tk, true, true));
+
+  // The tile walk by its kept tiles, over a matrix and over padded activations: a 3x3
+  // convolution of 128 channels (K = 1152, 36 tiles of 32 per tile row), one 9 x 11 image.
+  const std::size_t C = 128, K = 9 * C, M = 128, H = 9, W = 11;
+  const auto w = ref::random_weights(g, M * K, 0);
+  const matrix_view wv(w, M, K);
+  const auto img = ref::random_weights(g, C * H * W, 0);
+  std::vector<float> cols(K * H * W, 0.0f); // im2col of the image, "same" padding
+  for (std::size_t r = 0; r < K; ++r)
+    for (std::size_t y = 0; y < H; ++y)
+      for (std::size_t x = 0; x < W; ++x) {
+        const long iy = static_cast<long>(y + r / 3 % 3) - 1, ix = static_cast<long>(x + r % 3) - 1;
+        if (iy >= 0 && ix >= 0 && iy < static_cast<long>(H) && ix < static_cast<long>(W))
+          cols[r * H * W + y * W + x] = img[(r / 9 * H + iy) * W + ix];
+      }
+  const auto lay = kernels::padded_layout(1, H, W);
+  std::vector<float> padded(C * lay.plane, 0.0f);
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t y = 0; y < H; ++y)
+      std::copy_n(&img[(c * H + y) * W], W, &padded[c * lay.plane + (y + 1) * lay.pitch + 1]);
+  const cl::Buffer xm = to_device(cols), xp = to_device(padded);
+  // s = 0.02 keeps 35 or 36 tiles of a tile row (a walk of more than four chunks), 0.9 keeps
+  // 3 or 4 (less than one); dense: the whole K
+  for (const double s : {0.0, 0.02, 0.9}) {
+    const auto m = prune<P>(wv, units::tile{}, s == 0.0 ? 0.5 : s);
+    const std::vector<float> masked = s == 0.0 ? w : m.apply(wv);
+    const auto want = reference(masked, cols, {}, M, K, H * W, false);
+    for (const bool pad : {false, true}) {
+      opencl::gemm_options opt;
+      if (pad) opt.implicit_kh = opt.implicit_kw = 3, opt.padded = true, opt.narrow = false;
+      kernels::gemm_plan plan = s == 0.0 ? kernels::plan_gemm<P>(wv, opt.plan()) : kernels::plan_gemm<P>(pack(wv, m), opt.plan());
+      const std::size_t walk = plan.gemm->walk_k;
+      const bool tile = s > 0.0;
+      const bool expect = pad ? tile && walk > 4 * chunk : walk > chunk;
+      INFO("tile sparsity " << s << (pad ? ", padded" : ", matrix") << ", walk " << walk);
+      std::size_t most = 0; // kept tiles of the fullest tile row, from the masked weights
+      for (std::size_t r0 = 0; r0 < M; r0 += P::tm) {
+        std::size_t kept = 0;
+        for (std::size_t k0 = 0; k0 < K; k0 += P::tk) {
+          bool any = false;
+          for (std::size_t r = r0; r < std::min(M, r0 + P::tm); ++r)
+            for (std::size_t k = k0; k < std::min(K, k0 + P::tk); ++k) any = any || masked[r * K + k] != 0.0f;
+          kept += any;
+        }
+        most = std::max(most, kept);
+      }
+      REQUIRE(walk == (tile ? most * P::tk : K));
+      if (s == 0.02) REQUIRE(walk > 4 * chunk);
+      if (s == 0.9) REQUIRE(walk <= chunk);
+      // as gemm_op chooses, and with the other choice forced (the plan's own options, no
+      // device tuning), both against the reference
+      for (const bool forced : {false, true}) {
+        kernels::gemm_plan p = plan;
+        if (forced) {
+          p.gemm->source.options += " -DGAPP_SOFTWARE_PREFETCH=1";
+          if (!expect) p.gemm->source.options += " -DGAPP_KCHUNK=" + std::to_string(chunk);
+        }
+        opencl::gemm_op<P> op(env.context, env.device, env.cache, std::move(p), !forced);
+        REQUIRE(has_chunks(op.source().options) == (forced ? !expect : expect));
+        std::vector<float> got(M * H * W);
+        if (pad) {
+          const cl::Buffer yb = to_device(std::vector<float>(M * lay.plane, 0.0f));
+          op.enqueue_conv(env.queue, xp, yb, 1, H, W).wait();
+          const auto yp = from_device(yb, M * lay.plane);
+          for (std::size_t r = 0; r < M; ++r)
+            for (std::size_t y = 0; y < H; ++y)
+              std::copy_n(&yp[r * lay.plane + (y + 1) * lay.pitch + 1], W, &got[(r * H + y) * W]);
+        } else {
+          const cl::Buffer yb = to_device(std::vector<float>(M * H * W));
+          op.enqueue(env.queue, xm, yb, H * W).wait();
+          got = from_device(yb, M * H * W);
+        }
+        compare(got, want, masked, cols, M, K, H * W);
+      }
+    }
+  }
 }
 
 TEST_CASE("channel-compacted GEMM on a convolution's kernel area", "[opencl][gemm]") {

@@ -97,6 +97,10 @@ struct launch_plan {
   gemm_config config; ///< what the source's preamble was generated from
   std::vector<plan_arg> args;
   grid_rule grid;
+  /// The longest walk along K of one work-item, in k steps: the GEMM's K (after channel
+  /// compaction), but for the tile walk TK × the kept tiles of its fullest tile row. A
+  /// runtime that walks K in chunks (opencl::cpu_k_chunks) decides by it. 0: not a GEMM.
+  std::size_t walk_k = 0;
   /// Where the family has one (kernels::has_narrow): the narrow kernel, which takes the same
   /// arguments — the same uploaded arrays — and runs launches of N ≤ narrow->max_n
   /// (a fully connected layer at a small batch) with vectors along the weights.
@@ -261,6 +265,7 @@ public:
     l.source = gemm_source<P>(cfg_);
     l.config = cfg_;
     l.args = b.take();
+    l.walk_k = k;
     if (cfg_.padded)
       for (plan_arg& a : l.args)
         if (std::string_view(a.arg.name) == "kmap") a.source = arg_source::padded_rows;
@@ -307,6 +312,9 @@ public:
     l.grid.fixed_group = false;
     plan_.fill = std::move(l);
   }
+
+  /// The planned GEMM's walk_k, where it is shorter than K (the tile walk).
+  void walk_k(std::size_t k) { plan_.gemm->walk_k = k; }
 
   gemm_plan finish(const char* variant) {
     plan_.variant = variant;
@@ -399,6 +407,11 @@ gemm_plan plan_gemm(const packed<P, U>& w, const plan_options& opt = {}) {
       if constexpr (mode == walk::simd) a.array("I3", w.k_idx);
       if constexpr (mode == walk::multi) a.array("I1", w.tile_col).array("I2", w.seg_ptr).array("I3", w.k_idx);
     });
+    if constexpr (mode == walk::tile) {
+      std::size_t most = 0; // kept tiles of the fullest tile row
+      for (std::size_t i = 0; i + 1 < ptr.size(); ++i) most = std::max(most, static_cast<std::size_t>(ptr[i + 1] - ptr[i]));
+      b.walk_k(most * static_cast<std::size_t>(P::tk));
+    }
     return b.finish(mode == walk::tile ? (c.fixed ? "tile-balanced" : "tile")
                     : mode == walk::simd ? (c.fixed ? "simd-balanced" : "simd")
                                          : (c.fixed ? "multi-balanced" : "multi"));

@@ -121,16 +121,34 @@ inline std::size_t cpu_tiles_per_group(std::size_t tiles, std::size_t row_groups
   return groups < 2 * keep ? 1 : std::min<std::size_t>(16, groups / keep);
 }
 
-/// Build options gapp adds for policy P's GEMM kernels on this device: on PoCL's CPU
-/// devices, the direct family's software prefetch and K chunks ("" elsewhere). Given the
-/// GEMM's K (`k` > 0), K chunks only where K is longer than one chunk: one chunk shares
-/// nothing, and its barrier costs (AMD EPYC, a 3×3 convolution of one channel into 32, K = 9,
-/// batch 100 at 32², padded: dense 3.0 → 1.4 ms without it).
+/// Whether the direct family's dense or tile walk, `walk_k` k steps long
+/// (kernels::launch_plan::walk_k), walks K in chunks on a CPU device. Measured on the AMD
+/// EPYC (PoCL 3.1, VGG16 layers at 224² batch 1 and at the accuracy study's shapes):
+/// - over an X matrix or the plain implicit input: where the walk is longer than one chunk
+///   (a single chunk shares nothing, and its barrier costs: a 3×3 convolution of one channel
+///   into 32, K = 9, batch 100 at 32²: dense 3.0 → 1.4 ms without it);
+/// - over padded activations (`padded`), whose X rows are offsets into a few planes rather
+///   than rows N × 4 bytes apart: never for the dense walk (4–22% faster without on all ten
+///   layers), and for the tile walk only where it is longer than four chunks (36 kept 32-deep
+///   tiles of conv4_x and conv5_x at 0.75: 3–9% faster with chunks; the walks of 18 tiles
+///   and fewer 4–73% faster without, e.g. conv1_2 at 0.9 2.00 → 1.28 ms).
 template <class P>
-std::string device_options(const cl::Device& d, std::size_t k = 0) {
+bool cpu_k_chunks(std::size_t walk_k, bool padded, bool tile) {
+  const auto chunk = static_cast<std::size_t>(cpu_k_chunk<P>());
+  if (!padded) return walk_k > chunk;
+  return tile && walk_k > 4 * chunk;
+}
+
+/// Build options gapp adds for policy P's GEMM kernels on this device: on PoCL's CPU
+/// devices, the direct family's software prefetch and, where cpu_k_chunks says so, K chunks
+/// ("" elsewhere). `walk_k`: the launch's kernels::launch_plan::walk_k (0: not known, K
+/// chunks as for a long walk); `padded`, `tile`: the walk reads padded activations, is the
+/// tile walk.
+template <class P>
+std::string device_options(const cl::Device& d, std::size_t walk_k = 0, bool padded = false, bool tile = false) {
   if (P::mode != staging::direct || !is_pocl_cpu(d)) return "";
   std::string o = " -DGAPP_SOFTWARE_PREFETCH=1";
-  if (k == 0 || k > static_cast<std::size_t>(cpu_k_chunk<P>())) o += " -DGAPP_KCHUNK=" + std::to_string(cpu_k_chunk<P>());
+  if (walk_k == 0 || cpu_k_chunks<P>(walk_k, padded, tile)) o += " -DGAPP_KCHUNK=" + std::to_string(cpu_k_chunk<P>());
   return o;
 }
 

@@ -29,7 +29,7 @@ struct gemm_options {
   kernels::epilogue epi;      ///< bias add and ReLU fused into the store
   std::vector<float> bias;    ///< one per output row, required when epi.bias
   bool fixed_trip_count = true; ///< use the balanced kernels when every bank keeps the same count
-  bool device_tuning = true;    ///< add device_options<P>(dev, K) to the build (PoCL CPU: prefetch, K chunks)
+  bool device_tuning = true;    ///< add device_options<P>(dev, …) to the build (PoCL CPU: prefetch, K chunks)
   /// Implicit convolution (kernels::plan_options): > 0 makes the GEMM read a kh × kw
   /// convolution's CNHW input directly (enqueue_conv), where the policy's family can.
   int implicit_kh = 0, implicit_kw = 0;
@@ -175,15 +175,13 @@ private:
     auto k = std::make_unique<live_kernel>();
     k->plan = &l;
     k->source = l.source;
-    std::size_t kk = 0; // the GEMM's K (after channel compaction); the fill kernel has none
-    for (const kernels::plan_arg& a : l.args)
-      if (std::string_view(a.arg.name) == "K") kk = static_cast<std::size_t>(a.value);
-    if (device_tuning && l.source.name == "gapp_gemm") k->source.options += device_options<P>(dev_, kk);
+    const bool tile = l.config.mode == kernels::walk::tile;
+    if (device_tuning && l.source.name == "gapp_gemm") k->source.options += device_options<P>(dev_, l.walk_k, l.config.padded, tile);
     k->kernel = build(cache, k->source, l.grid);
     if (l.narrow) k->narrow = build(cache, l.narrow->source, l.narrow->grid);
     if (l.matrix) {
       kernels::kernel_source ms = l.matrix->source;
-      if (device_tuning) ms.options += device_options<P>(dev_, kk);
+      if (device_tuning) ms.options += device_options<P>(dev_, l.walk_k, false, tile);
       k->matrix = build(cache, ms, l.matrix->grid);
     }
     for (const kernels::plan_arg& a : l.args)
