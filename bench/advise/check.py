@@ -86,21 +86,33 @@ def main():
     print(f"\ndevice: {cpu}; batch {args.batch}; {args.count} images; medians of {args.rounds} rounds")
     # each round runs every plan once, back to back: the ratio per round pairs runs made close
     # together, so its median is steadier than a ratio of medians when the machine drifts
-    def paired(name):
-        return statistics.median(u / m for u, m in zip(times["uniform simd 0.75"], times[name]))
+    def paired(name, base="uniform simd 0.75"):
+        return statistics.median(u / m for u, m in zip(times[base], times[name]))
+
+    # "error": the predicted time against the measured one. The prediction rests on the dense
+    # run made before the rounds, so when the machine drifts between them every plan's error
+    # moves with the dense row's. "vs dense": the predicted time over the predicted dense time,
+    # against the measured (paired) ratio of the two in the rounds — the model's error with
+    # the drift taken out.
+    dense_pred = made["uniform simd 0.75"][1]["dense_ms"]
+
+    def drift_free(pred, name):
+        return pred / dense_pred * paired(name, "dense") - 1
 
     print(f"{'':46s} {'kept L2':>8s} {'sparsity':>8s} {'predicted':>10s} {'measured':>9s} {'error':>7s} "
-          f"{'vs dense':>8s} {'vs simd':>8s} {'paired':>7s}")
-    print(f"{'dense':46s} {1.0:8.4f} {0.0:8.4f} {made['uniform simd 0.75'][1]['dense_ms']:10.1f} {dense:9.1f} "
-          f"{made['uniform simd 0.75'][1]['dense_ms'] / dense - 1:+7.1%} {1.0:8.2f} {uni / dense:8.2f} {paired('dense'):7.2f}")
+          f"{'vs dense':>8s} {'speedup':>8s} {'vs simd':>8s} {'paired':>7s}")
+    print(f"{'dense':46s} {1.0:8.4f} {0.0:8.4f} {dense_pred:10.1f} {dense:9.1f} "
+          f"{dense_pred / dense - 1:+7.1%} {0.0:+8.1%} {1.0:8.2f} {uni / dense:8.2f} {paired('dense'):7.2f}")
     rows = {}
     for name, (path, p) in made.items():
         m = statistics.median(times[name])
         rows[name] = {"plan": path, "kept_l2": p["kept_l2_fraction"], "sparsity": p["sparsity"],
                       "predicted_ms": p["predicted_ms"], "measured_ms": m, "layers": p["layers"],
-                      "vs_uniform_simd_paired": paired(name)}
+                      "vs_uniform_simd_paired": paired(name),
+                      "error_vs_dense": drift_free(p["predicted_ms"], name)}
         print(f"{name:46s} {p['kept_l2_fraction']:8.4f} {p['sparsity']:8.4f} {p['predicted_ms']:10.1f} {m:9.1f} "
-              f"{p['predicted_ms'] / m - 1:+7.1%} {dense / m:8.2f} {uni / m:8.2f} {paired(name):7.2f}")
+              f"{p['predicted_ms'] / m - 1:+7.1%} {drift_free(p['predicted_ms'], name):+8.1%} {dense / m:8.2f} "
+              f"{uni / m:8.2f} {paired(name):7.2f}")
     # per layer: each plan once more with its kernels' device times, beside the profile's
     # prediction for the layer's GEMM (what a whole-network error is made of)
     print("\nper layer (one pass with --layer-times; device time of each GEMM against the profile's median):")
