@@ -11,8 +11,8 @@
 // fewer than 32 columns (first convolutions on 1 or 3 channels) stay dense. gapp_*_plain rows
 // run every convolution in the plain layout (options::padded off), the others run stride-1
 // "same" convolutions over padded activations (the default). Counters:
-// copy_ms and gapp_ms (per pass, host↔device copies and gapp's kernels), layers on gapp
-// and on OpenCV.
+// gapp_ms (per pass, host wall time of gapp's layers: copies, reorders and kernels) and
+// copy_ms (of it, the copy commands' device time), layers on gapp and on OpenCV.
 #include <benchmark/benchmark.h>
 
 #include <gapp/integrations/opencv_dnn.hpp>
@@ -109,7 +109,7 @@ void bench_gapp(benchmark::State& st, const std::string& path, std::string tech,
   double copy = 0, run = 0, weights = 0, removed = 0;
   int on = 0, off = 0;
   for (const auto& r : cache.layers->records()) {
-    copy += r.copy_ms, run += r.run_ms, on += r.on_gapp, off += !r.on_gapp;
+    copy += r.copy_ms, run += r.wall_ms, on += r.on_gapp, off += !r.on_gapp;
     weights += static_cast<double>(r.info.rows * r.info.cols);
     removed += r.sparsity * static_cast<double>(r.info.rows * r.info.cols);
   }
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   try {
     env.dev = gapp::opencl::device_at(static_cast<std::size_t>(device));
     env.ctx = cl::Context(env.dev);
-    env.q = cl::CommandQueue(env.ctx, env.dev);
+    env.q = cl::CommandQueue(env.ctx, env.dev, CL_QUEUE_PROFILING_ENABLE); // times the copies (copy_ms)
     g_env = &env;
     // OpenCV's DNN runs its OpenCL target on GPUs only (elsewhere it switches to its CPU
     // backend, which would only repeat the opencv_cpu rows)

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -109,9 +110,14 @@ struct layer_record {
   bool lowering_measured = false;
   double implicit_ms = 0.0, im2col_ms = 0.0;
   std::size_t calls = 0;
-  std::size_t bytes_to_device = 0, bytes_from_device = 0;
-  double copy_ms = 0.0;   ///< host wall time of the input and output copies (and reorders)
-  double run_ms = 0.0;    ///< host wall time from enqueue to the kernels' end
+  std::size_t bytes_to_device = 0, bytes_from_device = 0; ///< the activations' values copied (no borders)
+  /// Host wall time of the calls on the device: from the input's copy enqueued to the output
+  /// on the host (copies, reorders and kernels).
+  double wall_ms = 0.0;
+  /// Of wall_ms, the copy commands' own time on the device (their events' start to end),
+  /// when the queue was made with CL_QUEUE_PROFILING_ENABLE (copies_timed); 0 otherwise.
+  double copy_ms = 0.0;
+  bool copies_timed = false;
 };
 
 namespace detail {
@@ -285,6 +291,7 @@ struct state {
   opencl::program_cache cache;
   options opt;
   std::string policy;
+  bool profiling = false; ///< the queue times its commands (CL_QUEUE_PROFILING_ENABLE)
   std::mutex mutex;
   std::vector<std::shared_ptr<layer_record>> records;
   std::set<std::string> used_masks;
@@ -424,10 +431,13 @@ protected:
   /// values, batch first as OpenCV holds it) goes to the device channel-major (c × n × plane,
   /// as gapp's kernels take it), `run(queue, in, out)` enqueues the layer, and the oc × n ×
   /// oplane result comes back batch first into dst. With `padded` (h × w images, plane =
-  /// oplane = h·w) both sides are in the padded layout on the device: the input is written,
-  /// with each image's zero border, into the mapped device buffer (one copy, as the plain
-  /// layout's write), and the output's interior is read from the mapped output.
-  /// Bytes and wall times go to the record.
+  /// oplane = h·w) both sides are in the padded layout on the device: the input's images go
+  /// into the interior of a buffer whose border was zeroed once for the shape, and the
+  /// output's interior comes back. The reorders are the copy commands' own (rectangular
+  /// copies, one per batch item), every command is enqueued without waiting, and the call
+  /// waits once, for the output: on PoCL each wait (a blocking map, unmap or finish) costs
+  /// about 40–60 µs, more than the copies of a ResNet layer's activations.
+  /// Bytes and times go to the record.
   template <class Run>
   void run_on_device(const float* src, std::size_t n, std::size_t c, std::size_t plane, float* dst, std::size_t oc,
                      std::size_t oplane, Run&& run, bool padded = false, std::size_t h = 0, std::size_t w = 0) {
@@ -437,69 +447,84 @@ protected:
     const std::size_t in_floats = padded ? c * e.plane : c * n * plane, out_floats = padded ? oc * e.plane : oc * n * oplane;
     cl::Buffer& xb = buffer(x_, x_floats_, in_floats);
     cl::Buffer& yb = buffer(y_, y_floats_, out_floats);
-    if (padded) { // batch first → channel first, straight into the mapped buffer with each image's border
-      float* d = map(xb, CL_MAP_WRITE_INVALIDATE_REGION, in_floats);
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < c; ++ch) {
-          float* img = d + ch * e.plane + b * e.image;
-          std::fill_n(img, e.pitch, 0.0f);
-          for (std::size_t y = 0; y < h; ++y) {
-            float* row = img + (y + 1) * e.pitch;
-            row[0] = row[w + 1] = 0.0f;
-            std::copy_n(src + ((b * c + ch) * h + y) * w, w, row + 1);
-          }
-          std::fill_n(img + (h + 1) * e.pitch, e.pitch, 0.0f);
+    std::vector<cl::Event> copies;
+    copies.reserve(2 * n + 2);
+    auto event = [&]() -> cl::Event* { return st_->profiling ? &copies.emplace_back() : nullptr; };
+    using rect = cl::array<cl::size_type, 3>;
+    const cl::size_type f = sizeof(float);
+    // rows of fewer floats than this are reordered on the host (a rectangular copy moves a row at a time)
+    constexpr std::size_t min_rect_row = 16;
+    if (!padded) x_layout_ = {}; // the plain layout's copies overwrite any border
+    try {
+      if (padded) {
+        const std::array<std::size_t, 4> layout{n, c, h, w};
+        if (x_layout_ != layout) { // the border (and everything else) zero, once per shape
+          opencl::detail::check(q.enqueueFillBuffer(xb, 0.0f, 0, in_floats * f), "clEnqueueFillBuffer");
+          x_layout_ = layout;
         }
-      unmap(xb, d);
-    } else {
-      if (n > 1) { // batch first → channel first
-        host_.resize(in_floats);
+        for (std::size_t b = 0; b < n; ++b) // image b of every channel: rows b·(h+2)+1 … of each channel's plane
+          opencl::detail::check(q.enqueueWriteBufferRect(xb, CL_FALSE, rect{f, b * (h + 2) + 1, 0}, rect{0, 0, 0},
+                                                         rect{w * f, h, c}, e.pitch * f, e.plane * f, w * f, h * w * f,
+                                                         src + b * c * h * w, nullptr, event()),
+                                "clEnqueueWriteBufferRect");
+      } else if (n == 1) {
+        opencl::detail::check(q.enqueueWriteBuffer(xb, CL_FALSE, 0, in_floats * f, src, nullptr, event()), "clEnqueueWriteBuffer");
+      } else if (plane >= min_rect_row) { // batch item b's channels are rows n·plane apart on the device
+        for (std::size_t b = 0; b < n; ++b)
+          opencl::detail::check(q.enqueueWriteBufferRect(xb, CL_FALSE, rect{b * plane * f, 0, 0}, rect{0, 0, 0},
+                                                         rect{plane * f, c, 1}, n * plane * f, 0, plane * f, 0,
+                                                         src + b * c * plane, nullptr, event()),
+                                "clEnqueueWriteBufferRect");
+      } else { // batch first → channel first on the host
+        host_in_.resize(in_floats);
         for (std::size_t b = 0; b < n; ++b)
           for (std::size_t ch = 0; ch < c; ++ch)
-            std::copy_n(src + (b * c + ch) * plane, plane, host_.data() + (ch * n + b) * plane);
-        src = host_.data();
+            std::copy_n(src + (b * c + ch) * plane, plane, host_in_.data() + (ch * n + b) * plane);
+        opencl::detail::check(q.enqueueWriteBuffer(xb, CL_FALSE, 0, in_floats * f, host_in_.data(), nullptr, event()),
+                              "clEnqueueWriteBuffer");
       }
-      opencl::detail::check(q.enqueueWriteBuffer(xb, CL_TRUE, 0, in_floats * 4, src), "clEnqueueWriteBuffer");
+      run(q, xb, yb);
+      if (padded) {
+        for (std::size_t b = 0; b < n; ++b)
+          opencl::detail::check(q.enqueueReadBufferRect(yb, b + 1 == n ? CL_TRUE : CL_FALSE, rect{f, b * (h + 2) + 1, 0},
+                                                        rect{0, 0, 0}, rect{w * f, h, oc}, e.pitch * f, e.plane * f, w * f,
+                                                        h * w * f, dst + b * oc * h * w, nullptr, event()),
+                                "clEnqueueReadBufferRect");
+      } else if (n == 1) {
+        opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * f, dst, nullptr, event()), "clEnqueueReadBuffer");
+      } else if (oplane >= min_rect_row) {
+        for (std::size_t b = 0; b < n; ++b)
+          opencl::detail::check(q.enqueueReadBufferRect(yb, b + 1 == n ? CL_TRUE : CL_FALSE, rect{b * oplane * f, 0, 0},
+                                                        rect{0, 0, 0}, rect{oplane * f, oc, 1}, n * oplane * f, 0,
+                                                        oplane * f, 0, dst + b * oc * oplane, nullptr, event()),
+                                "clEnqueueReadBufferRect");
+      } else {
+        host_out_.resize(out_floats);
+        opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * f, host_out_.data(), nullptr, event()),
+                              "clEnqueueReadBuffer");
+        for (std::size_t b = 0; b < n; ++b)
+          for (std::size_t ch = 0; ch < oc; ++ch)
+            std::copy_n(host_out_.data() + (ch * n + b) * oplane, oplane, dst + (b * oc + ch) * oplane);
+      }
+    } catch (...) {
+      q.finish(); // no command may still use src or dst when the call has failed
+      throw;
     }
-    const double copy_in = ms_since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    run(q, xb, yb);
-    opencl::detail::check(q.finish(), "clFinish");
-    const double ran = ms_since(t1);
-    const auto t2 = std::chrono::steady_clock::now();
-    if (padded) { // the interior of each output image, batch first, from the mapped buffer
-      float* d = map(yb, CL_MAP_READ, out_floats);
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < oc; ++ch)
-          for (std::size_t y = 0; y < h; ++y)
-            std::copy_n(d + ch * e.plane + b * e.image + (y + 1) * e.pitch + 1, w, dst + ((b * oc + ch) * h + y) * w);
-      unmap(yb, d);
-    } else if (n > 1) {
-      host_.resize(out_floats);
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, host_.data()), "clEnqueueReadBuffer");
-      for (std::size_t b = 0; b < n; ++b)
-        for (std::size_t ch = 0; ch < oc; ++ch)
-          std::copy_n(host_.data() + (ch * n + b) * oplane, oplane, dst + (b * oc + ch) * oplane);
-    } else {
-      opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * 4, dst), "clEnqueueReadBuffer");
+    const double wall = ms_since(t0);
+    double copy = 0.0;
+    for (const cl::Event& ev : copies) {
+      cl_ulong begin = 0, end = 0;
+      opencl::detail::check(ev.getProfilingInfo(CL_PROFILING_COMMAND_START, &begin), "clGetEventProfilingInfo");
+      opencl::detail::check(ev.getProfilingInfo(CL_PROFILING_COMMAND_END, &end), "clGetEventProfilingInfo");
+      copy += static_cast<double>(end - begin) * 1e-6;
     }
     layer_record& r = *rec_;
     r.calls += 1;
-    r.bytes_to_device += in_floats * 4;
-    r.bytes_from_device += out_floats * 4;
-    r.copy_ms += copy_in + ms_since(t2);
-    r.run_ms += ran;
-  }
-
-  /// The first `floats` of b mapped on the host (blocking), and back.
-  float* map(const cl::Buffer& b, cl_map_flags flags, std::size_t floats) {
-    cl_int err = CL_SUCCESS;
-    void* p = st_->queue.enqueueMapBuffer(b, CL_TRUE, flags, 0, floats * 4, nullptr, nullptr, &err);
-    opencl::detail::check(err, "clEnqueueMapBuffer");
-    return static_cast<float*>(p);
-  }
-  void unmap(const cl::Buffer& b, float* p) {
-    opencl::detail::check(st_->queue.enqueueUnmapMemObject(b, p), "clEnqueueUnmapMemObject");
+    r.bytes_to_device += c * n * plane * f;
+    r.bytes_from_device += oc * n * oplane * f;
+    r.copies_timed = st_->profiling;
+    r.copy_ms += copy;
+    r.wall_ms += wall;
   }
 
   cl::Buffer& buffer(cl::Buffer& b, std::size_t& have, std::size_t floats) {
@@ -521,7 +546,8 @@ protected:
   std::set<std::string> fused_;
   cl::Buffer x_, y_;                   ///< the layer's input and output on the device
   std::size_t x_floats_ = 0, y_floats_ = 0;
-  std::vector<float> host_;            ///< channel-major staging for batches
+  std::array<std::size_t, 4> x_layout_{}; ///< n, c, h, w of the padded input whose border x_ holds zeroed
+  std::vector<float> host_in_, host_out_;   ///< channel-major staging for batches of small planes
 
 private:
   void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
@@ -791,11 +817,17 @@ public:
     if (!opt.mask_dir.empty() && opt.tech.dense())
       throw invalid_argument("opencv_dnn: masks need the sparse technique they were made with, not dense");
     opencl::require_can_run<P>(opencl::query(dev));
+    cl_command_queue_properties props = 0;
+    opencl::detail::check(queue.getInfo(CL_QUEUE_PROPERTIES, &props), "clGetCommandQueueInfo");
+    if (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+      throw invalid_argument("opencv_dnn: the command queue must run its commands in order (one made without "
+                             "CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)");
     std::string name = opt.policy_name;
     if constexpr (detail::has_name<P>::value)
       if (name.empty()) name = std::string(P::name);
     st_ = std::make_shared<detail::state<P>>(ctx, dev, queue, std::move(opt));
     st_->policy = name;
+    st_->profiling = (props & CL_QUEUE_PROFILING_ENABLE) != 0;
     detail::active<P>() = st_;
     cv::dnn::LayerFactory::registerLayer("Convolution", &detail::create_conv<P>);
     cv::dnn::LayerFactory::registerLayer("InnerProduct", &detail::create_fc<P>);
@@ -821,7 +853,7 @@ public:
   /// Zeroes the per-call counters (calls, bytes, times) of every record.
   void reset_counters() {
     std::lock_guard<std::mutex> lock(st_->mutex);
-    for (auto& r : st_->records) r->calls = r->bytes_to_device = r->bytes_from_device = 0, r->copy_ms = r->run_ms = 0;
+    for (auto& r : st_->records) r->calls = r->bytes_to_device = r->bytes_from_device = 0, r->copy_ms = r->wall_ms = 0;
   }
   /// Mask files (*.npy) of options::mask_dir that no layer created so far used.
   std::vector<std::string> unmatched_masks() const {
