@@ -449,63 +449,15 @@ protected:
     cl::Buffer& yb = buffer(y_, y_floats_, out_floats);
     std::vector<cl::Event> copies;
     copies.reserve(2 * n + 2);
-    auto event = [&]() -> cl::Event* { return st_->profiling ? &copies.emplace_back() : nullptr; };
-    using rect = cl::array<cl::size_type, 3>;
-    const cl::size_type f = sizeof(float);
-    // rows of fewer floats than this are reordered on the host (a rectangular copy moves a row at a time)
-    constexpr std::size_t min_rect_row = 16;
     if (!padded) x_layout_ = {}; // the plain layout's copies overwrite any border
     try {
-      if (padded) {
-        const std::array<std::size_t, 4> layout{n, c, h, w};
-        if (x_layout_ != layout) { // the border (and everything else) zero, once per shape
-          opencl::detail::check(q.enqueueFillBuffer(xb, 0.0f, 0, in_floats * f), "clEnqueueFillBuffer");
-          x_layout_ = layout;
-        }
-        for (std::size_t b = 0; b < n; ++b) // image b of every channel: rows b·(h+2)+1 … of each channel's plane
-          opencl::detail::check(q.enqueueWriteBufferRect(xb, CL_FALSE, rect{f, b * (h + 2) + 1, 0}, rect{0, 0, 0},
-                                                         rect{w * f, h, c}, e.pitch * f, e.plane * f, w * f, h * w * f,
-                                                         src + b * c * h * w, nullptr, event()),
-                                "clEnqueueWriteBufferRect");
-      } else if (n == 1) {
-        opencl::detail::check(q.enqueueWriteBuffer(xb, CL_FALSE, 0, in_floats * f, src, nullptr, event()), "clEnqueueWriteBuffer");
-      } else if (plane >= min_rect_row) { // batch item b's channels are rows n·plane apart on the device
-        for (std::size_t b = 0; b < n; ++b)
-          opencl::detail::check(q.enqueueWriteBufferRect(xb, CL_FALSE, rect{b * plane * f, 0, 0}, rect{0, 0, 0},
-                                                         rect{plane * f, c, 1}, n * plane * f, 0, plane * f, 0,
-                                                         src + b * c * plane, nullptr, event()),
-                                "clEnqueueWriteBufferRect");
-      } else { // batch first → channel first on the host
-        host_in_.resize(in_floats);
-        for (std::size_t b = 0; b < n; ++b)
-          for (std::size_t ch = 0; ch < c; ++ch)
-            std::copy_n(src + (b * c + ch) * plane, plane, host_in_.data() + (ch * n + b) * plane);
-        opencl::detail::check(q.enqueueWriteBuffer(xb, CL_FALSE, 0, in_floats * f, host_in_.data(), nullptr, event()),
-                              "clEnqueueWriteBuffer");
+      if (padded && x_layout_ != std::array<std::size_t, 4>{n, c, h, w}) { // the border (and all) zero, once per shape
+        opencl::detail::check(q.enqueueFillBuffer(xb, 0.0f, 0, in_floats * sizeof(float)), "clEnqueueFillBuffer");
+        x_layout_ = {n, c, h, w};
       }
+      transfer(src, xb, n, c, plane, padded, h, w, false, copies);
       run(q, xb, yb);
-      if (padded) {
-        for (std::size_t b = 0; b < n; ++b)
-          opencl::detail::check(q.enqueueReadBufferRect(yb, b + 1 == n ? CL_TRUE : CL_FALSE, rect{f, b * (h + 2) + 1, 0},
-                                                        rect{0, 0, 0}, rect{w * f, h, oc}, e.pitch * f, e.plane * f, w * f,
-                                                        h * w * f, dst + b * oc * h * w, nullptr, event()),
-                                "clEnqueueReadBufferRect");
-      } else if (n == 1) {
-        opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * f, dst, nullptr, event()), "clEnqueueReadBuffer");
-      } else if (oplane >= min_rect_row) {
-        for (std::size_t b = 0; b < n; ++b)
-          opencl::detail::check(q.enqueueReadBufferRect(yb, b + 1 == n ? CL_TRUE : CL_FALSE, rect{b * oplane * f, 0, 0},
-                                                        rect{0, 0, 0}, rect{oplane * f, oc, 1}, n * oplane * f, 0,
-                                                        oplane * f, 0, dst + b * oc * oplane, nullptr, event()),
-                                "clEnqueueReadBufferRect");
-      } else {
-        host_out_.resize(out_floats);
-        opencl::detail::check(q.enqueueReadBuffer(yb, CL_TRUE, 0, out_floats * f, host_out_.data(), nullptr, event()),
-                              "clEnqueueReadBuffer");
-        for (std::size_t b = 0; b < n; ++b)
-          for (std::size_t ch = 0; ch < oc; ++ch)
-            std::copy_n(host_out_.data() + (ch * n + b) * oplane, oplane, dst + (b * oc + ch) * oplane);
-      }
+      transfer(dst, yb, n, oc, oplane, padded, h, w, true, copies);
     } catch (...) {
       q.finish(); // no command may still use src or dst when the call has failed
       throw;
@@ -520,11 +472,72 @@ protected:
     }
     layer_record& r = *rec_;
     r.calls += 1;
-    r.bytes_to_device += c * n * plane * f;
-    r.bytes_from_device += oc * n * oplane * f;
+    r.bytes_to_device += c * n * plane * sizeof(float);
+    r.bytes_from_device += oc * n * oplane * sizeof(float);
     r.copies_timed = st_->profiling;
     r.copy_ms += copy;
     r.wall_ms += wall;
+  }
+
+  /// Copies between the batch-first host array `host` (n items of c channels of `plane`
+  /// values; with `padded`, of h × w images) and device buffer `b` in gapp's layout (channel
+  /// major; padded: each image inside its border): to the device for a `const float*`, from it
+  /// for a `float*`. Rectangular copies, one per batch item, reorder and place the images;
+  /// planes of fewer than 16 values (a fully connected layer's) are reordered on the host.
+  /// Waits for the last copy only when `wait`; with a profiling queue, the copies' events are
+  /// appended to `events`.
+  template <class T>
+  void transfer(T* host, const cl::Buffer& b, std::size_t n, std::size_t c, std::size_t plane, bool padded,
+                std::size_t h, std::size_t w, bool wait, std::vector<cl::Event>& events) {
+    constexpr bool to_device = std::is_const_v<T>;
+    const cl::CommandQueue& q = st_->queue;
+    using rect = cl::array<cl::size_type, 3>;
+    const cl::size_type f = sizeof(float);
+    auto event = [&]() -> cl::Event* { return st_->profiling ? &events.emplace_back() : nullptr; };
+    auto rect_copy = [&](bool block, rect origin, rect region, cl::size_type row_pitch, cl::size_type slice_pitch,
+                         cl::size_type host_row_pitch, cl::size_type host_slice_pitch, T* p) {
+      const rect at{0, 0, 0};
+      if constexpr (to_device)
+        opencl::detail::check(q.enqueueWriteBufferRect(b, block, origin, at, region, row_pitch, slice_pitch, host_row_pitch,
+                                                       host_slice_pitch, p, nullptr, event()),
+                              "clEnqueueWriteBufferRect");
+      else
+        opencl::detail::check(q.enqueueReadBufferRect(b, block, origin, at, region, row_pitch, slice_pitch, host_row_pitch,
+                                                      host_slice_pitch, p, nullptr, event()),
+                              "clEnqueueReadBufferRect");
+    };
+    auto whole = [&](bool block, T* p, std::size_t floats) {
+      if constexpr (to_device)
+        opencl::detail::check(q.enqueueWriteBuffer(b, block, 0, floats * f, p, nullptr, event()), "clEnqueueWriteBuffer");
+      else
+        opencl::detail::check(q.enqueueReadBuffer(b, block, 0, floats * f, p, nullptr, event()), "clEnqueueReadBuffer");
+    };
+    if (padded) { // image b of every channel: rows b·(h+2)+1 … of each channel's plane
+      const kernels::padded_extent e = kernels::padded_layout(n, h, w);
+      for (std::size_t i = 0; i < n; ++i)
+        rect_copy(wait && i + 1 == n, rect{f, i * (h + 2) + 1, 0}, rect{w * f, h, c}, e.pitch * f, e.plane * f, w * f,
+                  h * w * f, host + i * c * h * w);
+    } else if (n == 1) {
+      whole(wait, host, c * plane);
+    } else if (plane >= 16) { // item i's channels are rows n·plane apart on the device
+      for (std::size_t i = 0; i < n; ++i)
+        rect_copy(wait && i + 1 == n, rect{i * plane * f, 0, 0}, rect{plane * f, c, 1}, n * plane * f, 0, plane * f, 0,
+                  host + i * c * plane);
+    } else { // batch first ⇄ channel first on the host (a rectangular copy moves a row at a time)
+      std::vector<float>& staging = to_device ? host_in_ : host_out_;
+      staging.resize(c * n * plane);
+      if constexpr (to_device) {
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t ch = 0; ch < c; ++ch)
+            std::copy_n(host + (i * c + ch) * plane, plane, staging.data() + (ch * n + i) * plane);
+        whole(wait, staging.data(), staging.size());
+      } else {
+        whole(true, staging.data(), staging.size());
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t ch = 0; ch < c; ++ch)
+            std::copy_n(staging.data() + (ch * n + i) * plane, plane, host + (i * c + ch) * plane);
+      }
+    }
   }
 
   cl::Buffer& buffer(cl::Buffer& b, std::size_t& have, std::size_t floats) {
