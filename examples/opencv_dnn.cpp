@@ -235,7 +235,7 @@ int main(int argc, char** argv) try {
         for (const auto& r : rs)
           std::printf("    %-40s %-6s %5zux%-6zu %-9s s=%.2f %s%s%s %.2f ms, copies %.2f ms%s%s\n", r.info.name.c_str(),
                       r.on_gapp ? "gapp" : "OpenCV", r.info.rows, r.info.cols, r.technique.c_str(), r.sparsity,
-                      r.fused_batch_norm ? "+bn" : "", r.fused_relu ? "+relu" : "", r.padded ? " padded" : r.implicit ? " implicit" : "",
+                      r.fused_batch_norm ? "+bn" : "", r.fused_relu ? "+relu" : "", r.padded ? " padded" : r.implicit ? " implicit" : r.narrow ? " narrow" : "",
                       r.wall_ms, r.copy_ms, r.reason.empty() ? "" : " — ", r.reason.c_str());
     }
   });

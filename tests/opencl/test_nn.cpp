@@ -67,7 +67,11 @@ void check_conv(gapp::technique t, double sparsity) {
   std::mt19937 g(17);
   const conv_case cases[] = {{2, 3, 8, 9, 7, 3, 1, 1}, {1, 5, 16, 8, 8, 1, 1, 0}, {3, 4, 12, 11, 13, 3, 2, 1},
                              {1, 2, 5, 6, 6, 5, 1, 2}, {2, 6, 70, 5, 9, 3, 1, 0}, {3, 8, 20, 13, 17, 3, 1, 1},
-                             {2, 4, 9, 5, 70, 3, 1, 1}};
+                             {2, 4, 9, 5, 70, 3, 1, 1},
+                             // images narrower than the kernel's reach: 1 × 1 (a GEMV at batch 1,
+                             // the narrow kernel where im2col), 3 × 2 under a 5 × 5 kernel; with
+                             // stride 1 and 2 (whose im2col once read past the image's row there)
+                             {1, 6, 10, 1, 1, 3, 1, 1}, {1, 6, 10, 1, 1, 3, 2, 1}, {2, 3, 7, 3, 2, 5, 2, 2}};
   for (const auto& c : cases)
    for (const int layout : {0, 1, 2}) {
     // implicit (1, 2): the GEMM reads the CNHW input itself (stride 1, "same" padding only);
@@ -258,8 +262,10 @@ TEST_CASE("a small VGG16 runs end to end and matches the host forward pass", "[o
       REQUIRE(lw.size() == 16);
       for (std::size_t i = 0; i < 16; ++i) {
         INFO("layer " << i);
-        // conv1_1 runs dense whatever the technique
-        const bool conv = i < 13, implicit_able = conv && (can_implicit || i == 0);
+        // conv1_1 runs dense whatever the technique; conv5_x sees 2 x 2 images, at batch 1 a
+        // GEMV: im2col and the narrow kernel
+        const bool tiny = batch == 1 && i >= 10 && i < 13;
+        const bool conv = i < 13, implicit_able = conv && (can_implicit || i == 0) && !tiny;
         const bool padded_able = implicit_able && (i == 0 || !t.is<units::filter>());
         REQUIRE(!lw[i].pending);
         REQUIRE(lw[i].padded == (padded_able && lowering == 0));

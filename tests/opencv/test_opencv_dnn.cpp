@@ -235,6 +235,96 @@ TEST_CASE("opencv_dnn: one convolution over inputs whose batch and size change b
   });
 }
 
+namespace {
+/// One 3 × 3 convolution with padding 1 of a test network: its weights and bias.
+struct small_conv {
+  const char* name;
+  int in, out, stride;
+  cv::Mat w, b;
+};
+} // namespace
+
+TEST_CASE("opencv_dnn: convolutions over images of a few pixels run the narrow kernel", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    // a 3 × 3 "same" convolution (24 → 40 channels), then a 3 × 3 one with stride 2 (40 → 48)
+    std::mt19937 g(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<small_conv> convs{{"same", 24, 40, 1, {}, {}}, {"strided", 40, 48, 2, {}, {}}};
+    for (small_conv& c : convs) {
+      const int ws[] = {c.out, c.in, 3, 3};
+      c.w = cv::Mat(4, ws, CV_32F), c.b = cv::Mat(1, c.out, CV_32F);
+      for (std::size_t i = 0; i < c.w.total(); ++i) c.w.ptr<float>()[i] = nd(g);
+      for (std::size_t i = 0; i < c.b.total(); ++i) c.b.ptr<float>()[i] = nd(g);
+    }
+    // the network with each convolution's weights times its keep-mask (none: as they are)
+    auto make = [&](const std::vector<od::layer_record>* rs) {
+      cv::dnn::Net net;
+      for (const small_conv& c : convs) {
+        cv::dnn::LayerParams lp;
+        lp.name = c.name;
+        lp.type = "Convolution";
+        const int k[] = {3, 3}, one[] = {1, 1}, st[] = {c.stride, c.stride};
+        lp.set("kernel_size", cv::dnn::DictValue::arrayInt(k, 2));
+        lp.set("pad", cv::dnn::DictValue::arrayInt(one, 2));
+        lp.set("stride", cv::dnn::DictValue::arrayInt(st, 2));
+        lp.set("num_output", c.out);
+        lp.set("bias_term", true);
+        cv::Mat w = c.w.clone();
+        if (rs)
+          for (const auto& r : *rs)
+            if (r.info.name == c.name && r.keep)
+              for (std::size_t i = 0; i < w.total(); ++i) w.ptr<float>()[i] *= (*r.keep)[i];
+        lp.blobs = {w, c.b.clone()};
+        net.addLayerToPrev(lp.name, lp.type, lp);
+      }
+      return net;
+    };
+    auto blob = [&](int n, int h, int wd) {
+      const int shape[] = {n, 24, h, wd};
+      cv::Mat x(4, shape, CV_32F);
+      for (std::size_t i = 0; i < x.total(); ++i) x.ptr<float>()[i] = nd(g);
+      return x;
+    };
+    // output pixels of the two layers in all: 1 and 1, 4 and 1, 4 and 2, 36 and 9, 1 and 1
+    const std::vector<cv::Mat> xs{blob(1, 1, 1), blob(1, 2, 2), blob(2, 1, 2), blob(1, 6, 6), blob(1, 1, 1)};
+    const bool narrow_same[] = {true, true, true, false, true}, narrow_strided[] = {true, true, true, false, true};
+    for (const char* t : {"dense", "simd"}) {
+      INFO("technique " << t);
+      od::options o;
+      o.tech = gapp::parse_technique(t);
+      o.sparsity = o.tech.dense() ? 0.0 : 0.75;
+      std::vector<cv::Mat> got;
+      std::vector<od::layer_record> rs;
+      {
+        od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+        cv::dnn::Net net = make(nullptr);
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+          got.push_back(run(net, xs[i]));
+          const auto now = layers.records();
+          REQUIRE(now.size() == 2);
+          INFO("input " << i);
+          for (const auto& r : now) {
+            CHECK(r.on_gapp);
+            CHECK(!r.padded); // planned at the first call, whose outputs were 1 pixel
+            CHECK(r.narrow == (r.info.name == "same" ? narrow_same[i] : narrow_strided[i]));
+          }
+        }
+        rs = layers.records();
+      }
+      // OpenCV's own layers, on the weights as gapp ran them (gapp's layers are gone)
+      cv::dnn::Net ref = make(&rs);
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        INFO("input " << i << ": " << xs[i].size[0] << " x 24 x " << xs[i].size[2] << " x " << xs[i].size[3]);
+        CHECK(rel_diff(got[i], run(ref, xs[i])) <= 1e-4);
+      }
+      if (!o.tech.dense())
+        for (const auto& r : rs) CHECK(r.sparsity > 0.5);
+    }
+  });
+}
+
 TEST_CASE("opencv_dnn: pruned on load, gapp's layers equal OpenCV on the masked weights", "[opencv]") {
   with_preset([](auto preset) {
     using P = decltype(preset);

@@ -105,6 +105,10 @@ struct layer_record {
   std::shared_ptr<const std::vector<std::uint8_t>> keep;
   bool fused_batch_norm = false, fused_relu = false, implicit = false;
   bool padded = false; ///< the convolution runs over padded activations (options::padded)
+  /// The last call ran the narrow kernel (a GEMM of at most kernels::narrow_max_n columns:
+  /// a fully connected layer at batch 1 to 4, a convolution whose batch of output images
+  /// holds that few pixels in all).
+  bool narrow = false;
   /// The convolution was timed both ways at its first call (options::choose_lowering):
   /// medians in ms; `implicit` is the way it runs since.
   bool lowering_measured = false;
@@ -652,9 +656,15 @@ public:
     const std::size_t oc = y.size[1], oh = y.size[2], ow = y.size[3];
     this->ensure_op([&](const opencl::gemm_options& go0, auto&& make) {
       opencl::gemm_options go = go0;
-      go.narrow = false; // N is the image's pixels: the narrow kernel would never run
+      // N is the batch's output pixels. Where the first call's are at most narrow_max_n (a
+      // deep layer of a network on small images: ResNet-18's last stage on 32 x 32 inputs
+      // sees 1 x 1 images) the GEMM is a GEMV, which the wide kernel computes with one lane
+      // of 32 busy: im2col + the narrow kernel, which reads every weight once. Later calls
+      // of other shapes run the same plan (im2col + the wide kernel where N is larger).
+      const bool tiny = n * oh * ow <= kernels::narrow_max_n;
+      go.narrow = tiny;
       const bool same = stride_h_ == 1 && stride_w_ == 1 && shape_.kernel_h == shape_.kernel_w && 2 * pad_ + 1 == shape_.kernel_h;
-      if (this->st_->opt.implicit_conv && same) {
+      if (this->st_->opt.implicit_conv && same && !tiny) {
         go.implicit_kh = static_cast<int>(shape_.kernel_h), go.implicit_kw = static_cast<int>(shape_.kernel_w);
         go.padded = this->st_->opt.padded && shape_.kernel_h <= 3;
       }
@@ -672,6 +682,7 @@ public:
                           conv_->enqueue(q, xb, yb, n, h, w, scratch);
                         },
                         conv_->padded(), h, w);
+    this->rec_->narrow = !conv_->implicit() && conv_->gemm().uses_narrow(n * oh * ow);
   }
 
 private:
@@ -729,6 +740,7 @@ public:
     this->ensure_op([&](const opencl::gemm_options& go, auto&& make) { op_ = make(go).op; });
     this->run_on_device(x.ptr<float>(), n, k, 1, y.ptr<float>(), m, 1,
                         [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) { op_->enqueue(q, xb, yb, n); });
+    this->rec_->narrow = op_->uses_narrow(n);
   }
 
 private:

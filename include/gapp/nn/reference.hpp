@@ -73,7 +73,10 @@ inline tensor4 conv2d(const tensor4& in, const std::vector<float>& w, const std:
               // the output columns whose input column ox·stride + q − pad lies inside the row
               const long x0 = static_cast<long>(q) - static_cast<long>(pad), st = static_cast<long>(stride);
               const long lo = x0 >= 0 ? 0 : (-x0 + st - 1) / st;
-              const long hi = std::min(static_cast<long>(OW), (static_cast<long>(in.w) - 1 - x0) / st + 1);
+              // (none where even the first lies past the row: the quotient truncates toward 0)
+              const long hi = x0 >= static_cast<long>(in.w)
+                                  ? lo
+                                  : std::min(static_cast<long>(OW), (static_cast<long>(in.w) - 1 - x0) / st + 1);
               for (long ox = lo; ox < hi; ++ox) orow[ox] += wv * ip[ox * st + x0];
             }
           }

@@ -116,11 +116,14 @@ public:
       opencl::gemm_options go;
       go.epi = {true, l.relu};
       go.bias = w.params[i].bias;
-      if (l.conv && opt.implicit_conv) {
+      // N = batch × pixels: at most narrow_max_n (small images, deep layers, small batches)
+      // makes a GEMV, which runs as im2col + the narrow kernel (the implicit kernels have none)
+      const bool tiny = l.conv && batch_ * l.in_size * l.in_size <= kernels::narrow_max_n;
+      if (l.conv && opt.implicit_conv && !tiny) {
         go.implicit_kh = static_cast<int>(l.shape.kernel_h), go.implicit_kw = static_cast<int>(l.shape.kernel_w);
         go.padded = opt.padded && l.shape.kernel_h <= 3 && l.shape.kernel_w <= 3;
       }
-      go.narrow = !l.conv || batch_ * l.in_size * l.in_size <= kernels::narrow_max_n; // N = batch × pixels
+      go.narrow = !l.conv || tiny;
       go.tiles_per_group = opt.tiles_per_group;
       // per layer: a sparse layer without a mask is pruned here, at its sparsity
       const bool keep_dense = per_layer           ? opt.layer_techs[i].dense()

@@ -26,7 +26,10 @@ __kernel void gapp_im2col(const int C, const int B, const int H, const int W, co
   /* ox range whose input column x = ox·stride − pad + s lies inside [0, W) */
   const int x0 = s - pad;
   const int lo = x0 >= 0 ? 0 : min(OW, (-x0 + stride - 1) / stride);
-  const int hi = max(lo, min(OW, (W - 1 - x0) / stride + 1));
+  /* none where even the first lies past the row (x0 ≥ W: an image narrower than the kernel's
+     reach, e.g. 1 × 1 under a 3 × 3 kernel with padding 1; the quotient cannot say so where
+     stride > 1: C's division truncates toward 0) */
+  const int hi = x0 >= W ? lo : max(lo, min(OW, (W - 1 - x0) / stride + 1));
   for (int ox = 0; ox < lo; ++ox) out[ox] = 0.0f;
   if (stride == 1)
     for (int ox = lo; ox < hi; ++ox) out[ox] = ip[ox + x0];
