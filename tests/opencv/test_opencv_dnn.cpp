@@ -183,46 +183,74 @@ TEST_CASE("opencv_dnn: dense gapp layers agree with OpenCV's own backend; uncove
   });
 }
 
+namespace {
+
+/// A 3 × 3 convolution with padding 1 of a test network: random weights and bias.
+struct small_conv {
+  std::string name;
+  int in, out, stride;
+  cv::Mat w, b;
+  small_conv(std::string n, int i, int o, int st, std::mt19937& g) : name(std::move(n)), in(i), out(o), stride(st) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int ws[] = {out, in, 3, 3};
+    w = cv::Mat(4, ws, CV_32F), b = cv::Mat(1, out, CV_32F);
+    for (std::size_t k = 0; k < w.total(); ++k) w.ptr<float>()[k] = nd(g);
+    for (std::size_t k = 0; k < b.total(); ++k) b.ptr<float>()[k] = nd(g);
+  }
+};
+
+/// The convolutions one after the other (each with its weights times the keep-mask of the
+/// record of its name in `masks`, where there is one).
+cv::dnn::Net conv_net(const std::vector<small_conv>& convs, const std::vector<od::layer_record>* masks = nullptr) {
+  cv::dnn::Net net;
+  for (const small_conv& c : convs) {
+    cv::dnn::LayerParams lp;
+    lp.name = c.name;
+    lp.type = "Convolution";
+    const int k[] = {3, 3}, one[] = {1, 1}, st[] = {c.stride, c.stride};
+    lp.set("kernel_size", cv::dnn::DictValue::arrayInt(k, 2));
+    lp.set("pad", cv::dnn::DictValue::arrayInt(one, 2));
+    lp.set("stride", cv::dnn::DictValue::arrayInt(st, 2));
+    lp.set("num_output", c.out);
+    lp.set("bias_term", true);
+    cv::Mat w = c.w.clone();
+    if (masks)
+      for (const auto& r : *masks)
+        if (r.info.name == c.name && r.keep)
+          for (std::size_t i = 0; i < w.total(); ++i) w.ptr<float>()[i] *= (*r.keep)[i];
+    lp.blobs = {w, c.b.clone()};
+    net.addLayerToPrev(lp.name, lp.type, lp);
+  }
+  return net;
+}
+
+/// A batch of n random c × h × w inputs.
+cv::Mat random_blob(std::mt19937& g, int n, int c, int h, int w) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int shape[] = {n, c, h, w};
+  cv::Mat x(4, shape, CV_32F);
+  for (std::size_t i = 0; i < x.total(); ++i) x.ptr<float>()[i] = nd(g);
+  return x;
+}
+
+} // namespace
+
 TEST_CASE("opencv_dnn: one convolution over inputs whose batch and size change between calls", "[opencv]") {
   with_preset([](auto preset) {
     using P = decltype(preset);
     cl_env& e = cl_env::get();
     // a network of one 3 × 3 "same" convolution, 5 → 6 channels, with a bias
     std::mt19937 g(11);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    const int wshape[] = {6, 5, 3, 3};
-    cv::Mat w(4, wshape, CV_32F), b(1, 6, CV_32F);
-    for (std::size_t i = 0; i < w.total(); ++i) w.ptr<float>()[i] = nd(g);
-    for (std::size_t i = 0; i < b.total(); ++i) b.ptr<float>()[i] = nd(g);
-    auto make = [&] {
-      cv::dnn::LayerParams lp;
-      lp.name = "conv";
-      lp.type = "Convolution";
-      const int k[] = {3, 3}, one[] = {1, 1};
-      lp.set("kernel_size", cv::dnn::DictValue::arrayInt(k, 2));
-      lp.set("pad", cv::dnn::DictValue::arrayInt(one, 2));
-      lp.set("stride", cv::dnn::DictValue::arrayInt(one, 2));
-      lp.set("num_output", 6);
-      lp.set("bias_term", true);
-      lp.blobs = {w.clone(), b.clone()};
-      cv::dnn::Net net;
-      net.addLayerToPrev(lp.name, lp.type, lp);
-      return net;
-    };
-    auto blob = [&](int n, int h, int wd) {
-      const int shape[] = {n, 5, h, wd};
-      cv::Mat x(4, shape, CV_32F);
-      for (std::size_t i = 0; i < x.total(); ++i) x.ptr<float>()[i] = nd(g);
-      return x;
-    };
-    const std::vector<cv::Mat> xs{blob(1, 12, 12), blob(2, 9, 7), blob(1, 12, 12), blob(3, 4, 16)};
+    const std::vector<small_conv> convs{{"conv", 5, 6, 1, g}};
+    const std::vector<cv::Mat> xs{random_blob(g, 1, 5, 12, 12), random_blob(g, 2, 5, 9, 7), random_blob(g, 1, 5, 12, 12),
+                                  random_blob(g, 3, 5, 4, 16)};
     // OpenCV creates a network's layers when it first runs: the reference runs before gapp's
     // layers are registered, so that its convolution is OpenCV's own
-    cv::dnn::Net ref = make();
+    cv::dnn::Net ref = conv_net(convs);
     std::vector<cv::Mat> want;
     for (const cv::Mat& x : xs) want.push_back(run(ref, x));
     od::gapp_layers<P> layers(e.context, e.device, e.queue);
-    cv::dnn::Net net = make();
+    cv::dnn::Net net = conv_net(convs);
     for (std::size_t i = 0; i < xs.size(); ++i) {
       INFO("input " << i << ": " << xs[i].size[0] << " x 5 x " << xs[i].size[2] << " x " << xs[i].size[3]);
       CHECK(rel_diff(run(net, xs[i]), want[i]) <= 1e-4);
@@ -235,60 +263,16 @@ TEST_CASE("opencv_dnn: one convolution over inputs whose batch and size change b
   });
 }
 
-namespace {
-/// One 3 × 3 convolution with padding 1 of a test network: its weights and bias.
-struct small_conv {
-  const char* name;
-  int in, out, stride;
-  cv::Mat w, b;
-};
-} // namespace
-
 TEST_CASE("opencv_dnn: convolutions over images of a few pixels run the narrow kernel", "[opencv]") {
   with_preset([](auto preset) {
     using P = decltype(preset);
     cl_env& e = cl_env::get();
     // a 3 × 3 "same" convolution (24 → 40 channels), then a 3 × 3 one with stride 2 (40 → 48)
     std::mt19937 g(5);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<small_conv> convs{{"same", 24, 40, 1, {}, {}}, {"strided", 40, 48, 2, {}, {}}};
-    for (small_conv& c : convs) {
-      const int ws[] = {c.out, c.in, 3, 3};
-      c.w = cv::Mat(4, ws, CV_32F), c.b = cv::Mat(1, c.out, CV_32F);
-      for (std::size_t i = 0; i < c.w.total(); ++i) c.w.ptr<float>()[i] = nd(g);
-      for (std::size_t i = 0; i < c.b.total(); ++i) c.b.ptr<float>()[i] = nd(g);
-    }
-    // the network with each convolution's weights times its keep-mask (none: as they are)
-    auto make = [&](const std::vector<od::layer_record>* rs) {
-      cv::dnn::Net net;
-      for (const small_conv& c : convs) {
-        cv::dnn::LayerParams lp;
-        lp.name = c.name;
-        lp.type = "Convolution";
-        const int k[] = {3, 3}, one[] = {1, 1}, st[] = {c.stride, c.stride};
-        lp.set("kernel_size", cv::dnn::DictValue::arrayInt(k, 2));
-        lp.set("pad", cv::dnn::DictValue::arrayInt(one, 2));
-        lp.set("stride", cv::dnn::DictValue::arrayInt(st, 2));
-        lp.set("num_output", c.out);
-        lp.set("bias_term", true);
-        cv::Mat w = c.w.clone();
-        if (rs)
-          for (const auto& r : *rs)
-            if (r.info.name == c.name && r.keep)
-              for (std::size_t i = 0; i < w.total(); ++i) w.ptr<float>()[i] *= (*r.keep)[i];
-        lp.blobs = {w, c.b.clone()};
-        net.addLayerToPrev(lp.name, lp.type, lp);
-      }
-      return net;
-    };
-    auto blob = [&](int n, int h, int wd) {
-      const int shape[] = {n, 24, h, wd};
-      cv::Mat x(4, shape, CV_32F);
-      for (std::size_t i = 0; i < x.total(); ++i) x.ptr<float>()[i] = nd(g);
-      return x;
-    };
+    const std::vector<small_conv> convs{{"same", 24, 40, 1, g}, {"strided", 40, 48, 2, g}};
     // output pixels of the two layers in all: 1 and 1, 4 and 1, 4 and 2, 36 and 9, 1 and 1
-    const std::vector<cv::Mat> xs{blob(1, 1, 1), blob(1, 2, 2), blob(2, 1, 2), blob(1, 6, 6), blob(1, 1, 1)};
+    const std::vector<cv::Mat> xs{random_blob(g, 1, 24, 1, 1), random_blob(g, 1, 24, 2, 2), random_blob(g, 2, 24, 1, 2),
+                                  random_blob(g, 1, 24, 6, 6), random_blob(g, 1, 24, 1, 1)};
     const bool tiny[] = {true, true, true, false, true}; // both layers' outputs hold at most 4 pixels
     // element-wise units have no narrow kernel: their own kernel runs, over im2col
     for (const char* t : {"dense", "simd", "tile", "element"}) {
@@ -300,7 +284,7 @@ TEST_CASE("opencv_dnn: convolutions over images of a few pixels run the narrow k
       std::vector<od::layer_record> rs;
       {
         od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
-        cv::dnn::Net net = make(nullptr);
+        cv::dnn::Net net = conv_net(convs);
         for (std::size_t i = 0; i < xs.size(); ++i) {
           got.push_back(run(net, xs[i]));
           const auto now = layers.records();
@@ -315,7 +299,7 @@ TEST_CASE("opencv_dnn: convolutions over images of a few pixels run the narrow k
         rs = layers.records();
       }
       // OpenCV's own layers, on the weights as gapp ran them (gapp's layers are gone)
-      cv::dnn::Net ref = make(&rs);
+      cv::dnn::Net ref = conv_net(convs, &rs);
       for (std::size_t i = 0; i < xs.size(); ++i) {
         INFO("input " << i << ": " << xs[i].size[0] << " x 24 x " << xs[i].size[2] << " x " << xs[i].size[3]);
         CHECK(rel_diff(got[i], run(ref, xs[i])) <= 1e-4);
