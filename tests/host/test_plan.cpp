@@ -69,7 +69,7 @@ void check_unit(const U& unit_in, double s, bool balanced) {
         REQUIRE(plan.gemm->args.size() == table.size());
         for (std::size_t i = 0; i < table.size(); ++i) REQUIRE(std::string(plan.gemm->args[i].arg.name) == table[i].name);
         REQUIRE(plan.gemm->source.source.find(kernels::parameter_list(table)) != std::string::npos);
-        REQUIRE(plan.gemm->config.mode == unit_traits<U>::kernel_walk);
+        REQUIRE(plan.gemm->config.mode == kernels::walk_of<P, U>());
       }
     }
 }
@@ -96,6 +96,35 @@ void check_all_units() {
 TEMPLATE_TEST_CASE("plan: every unit runs as its kernel indexes it", "[plan]", presets::pocl_avx512, presets::nvidia,
                    presets::arm_mali_valhall) {
   check_all_units<TestType>();
+}
+
+TEST_CASE("plan: the direct family runs multi-level units as SIMD units over the same units", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(5);
+  for (const auto& [rows, cols] : shapes)
+    for (const bool balanced : {false, true}) {
+      const auto v = ref::random_weights(g, rows * cols, 0);
+      const matrix_view w(v.data(), rows, cols);
+      prune_options po;
+      po.balanced = balanced;
+      const auto m = prune<P>(w, units::multi{}, 0.7, po);
+      const auto packed = pack(w, m);
+      const unit_list u = kernels::units_of(packed);
+      INFO(rows << "x" << cols << (balanced ? " balanced" : ""));
+      REQUIRE(u.kept_units() == packed.kept_units());
+      REQUIRE(u.row_ptr.size() == (rows + P::simd_unit.rows - 1) / P::simd_unit.rows + 1);
+      REQUIRE(u.unpack() == packed.unpack()); // the same weights in the same places
+      const kernels::gemm_plan plan = kernels::plan_gemm<P>(packed);
+      REQUIRE(plan.gemm->config.mode == kernels::walk::simd);
+      REQUIRE(plan.variant.rfind("multi", 0) == 0);
+      REQUIRE(plan.gemm->arg("I3").as<std::int32_t>() == u.k_idx);
+    }
+  // the local family keeps its multi-level walk (it stages X only for the kept tiles)
+  STATIC_REQUIRE(kernels::walk_of<presets::nvidia, units::multi>() == kernels::walk::multi);
+  kernels::gemm_config c;
+  c.mode = kernels::walk::multi;
+  REQUIRE_THROWS_WITH(kernels::gemm_source<P>(c), Catch::Contains("walks multi-level units as SIMD units"));
+  REQUIRE_NOTHROW(kernels::gemm_source<presets::nvidia>(c));
 }
 
 TEST_CASE("plan: dense weights, arguments and geometry", "[plan]") {

@@ -302,6 +302,9 @@ kernel_source gemm_source(const gemm_config& c) {
   static_assert(is_policy_v<P>, "gapp::kernels::gemm_source needs a gapp::policy");
   constexpr bool direct = P::mode == staging::direct;
   if (c.mode == walk::csr) throw invalid_argument("gemm_source: the element-wise walk has its own kernel (csr_source)");
+  if (direct && c.mode == walk::multi)
+    throw invalid_argument("gemm_source: the direct family walks multi-level units as SIMD units (walk::simd over "
+                           "kernels::units_of(the multi_list))");
   if (c.implicit && (!direct || c.kh < 1 || c.kw < 1 || c.kh % 2 == 0 || c.kw % 2 == 0))
     throw invalid_argument("gemm_source: implicit convolution needs the direct family and an odd kernel, got " +
                            std::to_string(c.kh) + "x" + std::to_string(c.kw));
@@ -323,8 +326,8 @@ kernel_source gemm_source(const gemm_config& c) {
 inline constexpr std::size_t narrow_max_n = 4;
 
 /// Whether policy P's family has a narrow kernel for walk `c` (the direct family, X a
-/// matrix, the dense, tile, SIMD and multi-level walks; RM a vector size and the SIMD unit
-/// RM rows; TK a multiple of 4).
+/// matrix, the dense, tile and SIMD walks — multi-level units run as SIMD units there; RM a
+/// vector size and the SIMD unit RM rows; TK a multiple of 4).
 template <class P>
 bool has_narrow(const gemm_config& c) {
   constexpr bool rm_vector = P::rm == 1 || P::rm == 2 || P::rm == 4 || P::rm == 8 || P::rm == 16;
@@ -335,8 +338,7 @@ bool has_narrow(const gemm_config& c) {
     switch (c.mode) {
     case walk::dense:
     case walk::tile: return true;
-    case walk::simd:
-    case walk::multi: return P::simd_unit.rows == P::rm;
+    case walk::simd: return P::simd_unit.rows == P::rm;
     default: return false;
     }
   }

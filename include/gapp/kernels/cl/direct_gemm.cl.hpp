@@ -3,7 +3,8 @@
 // A work-item computes an RM × RN register tile, RN = NV vectors of GAPP_VW floats along N,
 // and walks K reading W and X straight from global memory (caches do the blocking). The
 // walk over W is chosen by GAPP_MODE (one of the named GAPP_WALK_* modes); the kept units
-// come from packed lists, never from per-unit flags. Each walk is a small inline function,
+// come from packed lists, never from per-unit flags (multi-level masks arrive as SIMD-unit
+// lists: kernels::plan_gemm). Each walk is a small inline function,
 // called once per edge case of the work-item's columns with that case as a constant, so
 // the compiler specialises each copy (vector loads where the columns are inside N).
 //
@@ -260,30 +261,6 @@ static inline __attribute__((always_inline)) void gapp_walk_units(floatV acc[GAP
 #endif
 }
 
-/* Multi-level: the units of row-block `rblk` inside each kept tile [b0, b1). A kept tile
-   holds only a few units per row-block, too few for a prefetch that runs ahead inside the
-   tile, so the walk prefetches the next kept tile's TK rows instead: the work-group's
-   row-blocks together read most of them. Only the first row-block does, which on CPU
-   devices runs first; the others find the rows in cache. Over padded activations each
-   row-block prefetches its own units' rows GAPP_PFN columns ahead instead, as the SIMD walk
-   does (VGG16-224 at 0.9, AMD EPYC, two interleaved processes: conv1_2 1.29 → 1.20 ms,
-   conv2_2 1.21 → 1.14 ms, conv3_x 1.28 → 1.25 ms; at 0.75 0–5% faster). */
-static inline __attribute__((always_inline)) void gapp_walk_multi(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int b0, const int b1,
-                            const int rblk, const int roff, const int edge) {
-  for (int t = b0; t < b1; ++t) {
-    const int s = t * (GAPP_TM / GAPP_UR) + rblk;
-#if GAPP_PADDED
-    for (int u = a->I2[s]; u < a->I2[s + 1]; ++u) gapp_unit(acc, a, u, roff, edge, 1);
-#else
-    if (rblk == 0) {
-      const int kn = a->I1[t + 1 < b1 ? t + 1 : t] * GAPP_TK;
-      _Pragma("unroll") for (int kk = 0; kk < GAPP_TK; ++kk) gapp_prefetch_row(a, kn + kk);
-    }
-    for (int u = a->I2[s]; u < a->I2[s + 1]; ++u) gapp_unit(acc, a, u, roff, edge, 0);
-#endif
-  }
-}
-
 #if GAPP_MODE == GAPP_WALK_NM
 /* N:M: per row, NM_N (value, offset) slots in each of the G groups of NM_M along K. */
 static inline __attribute__((always_inline)) void gapp_walk_nm(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const int m0, const int edge) {
@@ -306,8 +283,8 @@ static inline __attribute__((always_inline)) void gapp_walk_nm(floatV acc[GAPP_R
    kept blocks for the tile walk; the other walks take their whole list). */
 typedef struct {
   __global const float* wp; /* dense: this work-item's panel */
-  int b0, b1;               /* tile, multi: this tile row's kept tiles; simd: this row-block's units */
-  int mt, m0, rblk, roff;
+  int b0, b1;               /* tile: this tile row's kept tiles; simd: this row-block's units */
+  int mt, m0, roff;
 } gapp_walk_place;
 
 static inline __attribute__((always_inline)) void gapp_walk(floatV acc[GAPP_RM][GAPP_NV], const gapp_walk_args* a, const gapp_walk_place* p, const int c0,
@@ -318,8 +295,6 @@ static inline __attribute__((always_inline)) void gapp_walk(floatV acc[GAPP_RM][
   gapp_walk_tiles(acc, a, p->mt, c0, c1, p->b1, edge);
 #elif GAPP_MODE == GAPP_WALK_SIMD
   gapp_walk_units(acc, a, p->b0, p->b1, p->roff, edge);
-#elif GAPP_MODE == GAPP_WALK_MULTI
-  gapp_walk_multi(acc, a, p->b0, p->b1, p->rblk, p->roff, edge);
 #elif GAPP_MODE == GAPP_WALK_NM
   gapp_walk_nm(acc, a, p->m0, edge);
 #endif
@@ -352,13 +327,13 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
   const int mt = ty * GAPP_RM;                    /* first row inside the tile */
   const int m0 = tr * GAPP_TM + mt;               /* first output row */
   /* where the walk goes: the same for every column tile of this work-item's rows */
-  gapp_walk_place p = {Wv, 0, 0, mt, m0, mt / GAPP_UR, m0 % GAPP_UR};
+  gapp_walk_place p = {Wv, 0, 0, mt, m0, m0 % GAPP_UR};
   int c_begin = 0, c_end = 0;
 #if GAPP_MODE == GAPP_WALK_DENSE
   const int Kp = ((K + GAPP_TK - 1) / GAPP_TK) * GAPP_TK;
   p.wp = Wv + (size_t)(m0 / GAPP_RM) * Kp * GAPP_RM;
   c_end = Kp;
-#elif GAPP_MODE == GAPP_WALK_TILE || GAPP_MODE == GAPP_WALK_MULTI
+#elif GAPP_MODE == GAPP_WALK_TILE
   const int2 kept = gapp_list(I0, tr, count);
   p.b0 = kept.x, p.b1 = kept.y;
   c_begin = kept.x, c_end = kept.y;

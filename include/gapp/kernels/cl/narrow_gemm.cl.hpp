@@ -4,7 +4,7 @@
 // The wide kernel's vectors run along N: at N = 1 one lane of every vector does useful
 // work. Here a work-item computes RM rows × all N columns and its vectors run along the
 // weights as they lie in memory — along the RM rows of a k step for the k-major layouts
-// (dense panels, SIMD units, multi-level units), along K for the row-major tile blocks —
+// (dense panels, SIMD units), along K for the row-major tile blocks —
 // so every weight is read once, with whole-vector loads, and the kernel streams W at the
 // memory's speed. Same arguments, same packed arrays as gapp_gemm: a runtime binds the
 // same buffers to both and picks one per launch by N.
@@ -153,13 +153,6 @@ static inline __attribute__((always_inline)) void gapp_narrow(GAPP_GEMM_PARAMS, 
 #elif GAPP_MODE == GAPP_WALK_SIMD
   const int2 units = gapp_list(I0, m0 / GAPP_UR, count);
   for (int u = units.x; u < units.y; ++u) gapp_n_unit(acc, Wv, I3, u, X, K, kmap, N, nc);
-#elif GAPP_MODE == GAPP_WALK_MULTI
-  const int2 tiles = gapp_list(I0, tr, count);
-  const int rblk = mt / GAPP_UR;
-  for (int t = tiles.x; t < tiles.y; ++t) {
-    const int s = t * (GAPP_TM / GAPP_UR) + rblk;
-    for (int u = I2[s]; u < I2[s + 1]; ++u) gapp_n_unit(acc, Wv, I3, u, X, K, kmap, N, nc);
-  }
 #endif
   _Pragma("unroll") for (int c = 0; c < nc; ++c) {
     const floatR v = (acc[0][c] + acc[1][c]) + (acc[2][c] + acc[3][c]);
