@@ -429,46 +429,43 @@ gemm_plan plan_gemm(const packed<P, U>& w, const plan_options& opt = {}) {
   validate_for<P, U>(w);
   detail::plan_builder<P> b(w.rows, w.cols, opt);
   gemm_config& c = b.config();
-  constexpr walk mode = unit_traits<U>::kernel_walk;
+  constexpr walk own = unit_traits<U>::kernel_walk, mode = walk_of<P, U>();
   c.mode = mode;
 
-  if constexpr (mode == walk::multi && walk_of<P, U>() == walk::simd) {
-    // The direct family stages nothing, so a kept tile buys its walk nothing but a loop level
-    // and list reads per tile: it walks the same units as SIMD units, each row-block's kept
-    // units in one list (the variant keeps its name). The mask still keeps whole tiles first,
-    // so a work-group's row-blocks read fewer distinct X rows than SIMD units at the same
-    // sparsity. VGG16-224 layers on an AMD EPYC (PoCL, device time): 4-26% less time than the
-    // multi-level walk on every layer at 0.75 and 0.9, padded or over the im2col matrix
-    // (performance.md, "Multi-level units walked as SIMD units").
-    const unit_list u = units_of(w);
-    const std::optional<int> fixed = detail::fixed_count(u.row_ptr, b.fixed_allowed());
-    c.mode = walk::simd;
-    c.fixed = fixed.has_value();
-    b.gemm(w.rows, w.cols, [&](detail::arg_builder& a) {
-      a.array("Wv", u.values).array("I0", u.row_ptr).value("count", fixed.value_or(0)).array("I3", u.k_idx);
-    });
-    return b.finish(c.fixed ? "multi-balanced" : "multi");
-  } else if constexpr (mode == walk::tile || mode == walk::simd || mode == walk::multi) {
+  if constexpr (mode == walk::tile || mode == walk::simd || mode == walk::multi) {
+    // `l`: the lists the walk reads — the packed ones, or for multi-level units on the direct
+    // family (walk_of) the same units as SIMD-unit lists. That family stages nothing, so a
+    // kept tile bought its walk nothing but a loop level and list reads per tile; the mask
+    // still keeps whole tiles first, so a work-group's row-blocks read fewer distinct X rows
+    // than SIMD units at the same sparsity. VGG16-224 layers on an AMD EPYC (PoCL, device
+    // time): 4-26% less time than the multi-level walk on every layer at 0.75 and 0.9, padded
+    // or over the im2col matrix (performance.md, "Multi-level units walked as SIMD units").
+    using lists = std::conditional_t<own == mode, const packed<P, U>&, const unit_list>;
+    lists l = [&]() -> lists {
+      if constexpr (own == mode) return w;
+      else return units_of(w);
+    }();
     const std::vector<std::int32_t>& ptr = [&]() -> const std::vector<std::int32_t>& {
-      if constexpr (mode == walk::multi) return w.tile_ptr;
-      else return w.row_ptr;
+      if constexpr (mode == walk::multi) return l.tile_ptr;
+      else return l.row_ptr;
     }();
     const std::optional<int> fixed = detail::fixed_count(ptr, b.fixed_allowed());
     c.fixed = fixed.has_value();
     b.gemm(w.rows, w.cols, [&](detail::arg_builder& a) {
-      a.array("Wv", w.values).array("I0", ptr).value("count", fixed.value_or(0));
-      if constexpr (mode == walk::tile) a.array("I1", w.col_idx);
-      if constexpr (mode == walk::simd) a.array("I3", w.k_idx);
-      if constexpr (mode == walk::multi) a.array("I1", w.tile_col).array("I2", w.seg_ptr).array("I3", w.k_idx);
+      a.array("Wv", l.values).array("I0", ptr).value("count", fixed.value_or(0));
+      if constexpr (mode == walk::tile) a.array("I1", l.col_idx);
+      if constexpr (mode == walk::simd) a.array("I3", l.k_idx);
+      if constexpr (mode == walk::multi) a.array("I1", l.tile_col).array("I2", l.seg_ptr).array("I3", l.k_idx);
     });
     if constexpr (mode == walk::tile) {
       std::size_t most = 0; // kept tiles of the fullest tile row
       for (std::size_t i = 0; i + 1 < ptr.size(); ++i) most = std::max(most, static_cast<std::size_t>(ptr[i + 1] - ptr[i]));
       b.walk_k(most * static_cast<std::size_t>(P::tk));
     }
-    return b.finish(mode == walk::tile ? (c.fixed ? "tile-balanced" : "tile")
-                    : mode == walk::simd ? (c.fixed ? "simd-balanced" : "simd")
-                                         : (c.fixed ? "multi-balanced" : "multi"));
+    // the variant is named for the unit (multi-level units keep their name on the SIMD walk)
+    return b.finish(own == walk::tile ? (c.fixed ? "tile-balanced" : "tile")
+                    : own == walk::simd ? (c.fixed ? "simd-balanced" : "simd")
+                                        : (c.fixed ? "multi-balanced" : "multi"));
   } else if constexpr (mode == walk::nm) {
     c.nm_n = w.n, c.nm_m = w.m;
     // N:M reads one X vector per row and slot, shared by no other row: the implicit load's
