@@ -71,7 +71,11 @@ void check_conv(gapp::technique t, double sparsity) {
                              // images narrower than the kernel's reach: 1 × 1 (a GEMV at batch 1,
                              // the narrow kernel where im2col), 3 × 2 under a 5 × 5 kernel; with
                              // stride 1 and 2 (whose im2col once read past the image's row there)
-                             {1, 6, 10, 1, 1, 3, 1, 1}, {1, 6, 10, 1, 1, 3, 2, 1}, {2, 3, 7, 3, 2, 5, 2, 2}};
+                             {1, 6, 10, 1, 1, 3, 1, 1}, {1, 6, 10, 1, 1, 3, 2, 1}, {2, 3, 7, 3, 2, 5, 2, 2},
+                             // stride 2 over rows of 8 outputs and more (im2col's 16-float loads):
+                             // a 7 × 7 stem whose last loads would pass the row's end (width 40:
+                             // the loop stops at 2·ox + x0 + 16 > 40), odd and even widths, 1 × 1
+                             {1, 3, 8, 12, 40, 7, 2, 3}, {2, 4, 6, 9, 37, 3, 2, 1}, {1, 5, 9, 6, 34, 1, 2, 0}};
   for (const auto& c : cases)
    for (const int layout : {0, 1, 2}) {
     // implicit (1, 2): the GEMM reads the CNHW input itself (stride 1, "same" padding only);
@@ -87,7 +91,7 @@ void check_conv(gapp::technique t, double sparsity) {
     const auto bias = ref::random_weights(g, c.cout, 0);
     opencl::gemm_options opt;
     opt.epi = {true, true};
-    opt.bias = bias;
+    opt.bias = std::vector<float>(bias); // (a copy moved in: GCC 12 -Wnonnull misfires on assigning to the empty vector here)
     if (implicit) opt.implicit_kh = opt.implicit_kw = static_cast<int>(c.k);
     opt.padded = padded;
     opt.tiles_per_group = g_tiles_per_group;
