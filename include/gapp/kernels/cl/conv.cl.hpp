@@ -10,7 +10,7 @@ inline constexpr const char* conv_layers = R"GAPPCL(
    One work-item writes one output row (all OW pixels of one (k, b, oy)): contiguous stores,
    and contiguous loads for stride 1. Stride 2 takes the even lanes of 16-float loads into
    8-float stores, as the row max-pool does (element by element, each work-item's loop
-   becomes gathers: 2.1–2.25× the time on ResNet's 7×7/2 stem, AMD EPYC); the stride-1 loop
+   becomes gathers: 2.28–2.34× the time on ResNet's 7×7/2 stem, AMD EPYC); the stride-1 loop
    stays element by element (8-float loads and stores took 1.1× its time on 224-wide rows). */
 __kernel void gapp_im2col(const int C, const int B, const int H, const int W, const int KH, const int KW,
                           const int stride, const int pad, const int OH, const int OW,
