@@ -75,7 +75,11 @@ void check_conv(gapp::technique t, double sparsity) {
                              // stride 2 over rows of 8 outputs and more (im2col's 16-float loads):
                              // a 7 × 7 stem whose last loads would pass the row's end (width 40:
                              // the loop stops at 2·ox + x0 + 16 > 40), odd and even widths, 1 × 1
-                             {1, 3, 8, 12, 40, 7, 2, 3}, {2, 4, 6, 9, 37, 3, 2, 1}, {1, 5, 9, 6, 34, 1, 2, 0}};
+                             {1, 3, 8, 12, 40, 7, 2, 3}, {2, 4, 6, 9, 37, 3, 2, 1}, {1, 5, 9, 6, 34, 1, 2, 0},
+                             // launches narrower than a register tile of two vectors (N < RN): a
+                             // 4 × 4 image at batch 1 (padded N = 22, plain N = 16) and 3 × 5 (padded
+                             // N = 19, whose last whole vector inside N holds border columns)
+                             {1, 6, 20, 4, 4, 3, 1, 1}, {1, 3, 9, 3, 5, 3, 1, 1}};
   for (const auto& c : cases)
    for (const int layout : {0, 1, 2}) {
     // implicit (1, 2): the GEMM reads the CNHW input itself (stride 1, "same" padding only);

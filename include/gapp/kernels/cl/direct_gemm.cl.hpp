@@ -52,7 +52,7 @@ inline constexpr const char* direct_gemm = R"GAPPCL(
 #endif
 
 /* The edge cases of a work-item's RN columns. */
-#define GAPP_EDGE_PART 0    /* some columns lie past N: guarded per-lane loads */
+#define GAPP_EDGE_PART 0    /* some columns lie past N (N < RN): see gapp_walk_args::nlast */
 #define GAPP_EDGE_FULL 1    /* all inside N */
 #define GAPP_EDGE_ALIGNED 2 /* all inside N and vector-aligned (N % VW == 0) */
 #define GAPP_EDGE_INTERIOR 3 /* implicit convolution: every column's whole window inside its image */
@@ -75,6 +75,14 @@ typedef struct {
   __global const uchar* restrict IB;
   __global const int* restrict kmap;
   int N, K, n0;
+  /* Where N < RN (a launch narrower than one register tile: the padded 4 × 4 images of a
+     network's last stages at batch 1, a GEMM of 16 to 31 columns) and N ≥ VW: the offset
+     N − VW − n0 of the last whole vector inside N. Vectors that would reach past N are read
+     from there instead (whole-vector loads, the columns that repeat are not stored), which
+     keeps such launches off the per-lane path: on AVX-512 (RN = 32) a padded 4 × 4 image
+     (N = 22) otherwise reads every X value one lane at a time. −1: per-lane loads (N < VW,
+     and the plain implicit convolution, which masks its edges itself). */
+  int nlast;
 #if GAPP_IMPLICIT == 1
   int IH, IW;
   intV yv[GAPP_NV], xv[GAPP_NV]; /* image row and column of each of this work-item's columns */
@@ -149,6 +157,7 @@ static inline __attribute__((always_inline)) void gapp_load_x(floatV* xv, const 
   __global const float* xr = gapp_padded_row(a, k) + a->n0;
   _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)
     xv[j] = edge == GAPP_EDGE_FULL ? GAPP_VLOAD(xr + j * GAPP_VW)
+          : a->nlast >= 0          ? GAPP_VLOAD(xr + min(j * GAPP_VW, a->nlast))
                                    : gapp_load_part(xr + j * GAPP_VW, a->N - a->n0 - j * GAPP_VW);
 #elif GAPP_IMPLICIT
   const gapp_shift sh = gapp_shift_of(a, k);
@@ -167,6 +176,7 @@ static inline __attribute__((always_inline)) void gapp_load_x(floatV* xv, const 
   _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j)
     xv[j] = edge == GAPP_EDGE_ALIGNED ? GAPP_VLOAD_A(xr + j * GAPP_VW)
           : edge == GAPP_EDGE_FULL    ? GAPP_VLOAD(xr + j * GAPP_VW)
+          : a->nlast >= 0             ? GAPP_VLOAD(xr + min(j * GAPP_VW, a->nlast))
                                       : gapp_load_part(xr + j * GAPP_VW, a->N - a->n0 - j * GAPP_VW);
 #endif
 }
@@ -357,6 +367,13 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     const int nt = t * GAPP_TN + tx * GAPP_RN;
     const int n0 = nt + GAPP_RN > N && N >= GAPP_RN ? N - GAPP_RN : nt;
     const int lo = nt - n0;
+    /* N < RN (then n0 = 0): vectors past the last whole one inside N are read from there
+       (gapp_walk_args::nlast) */
+#if GAPP_IMPLICIT == 1
+    const int nlast = -1;
+#else
+    const int nlast = n0 + GAPP_RN > N && N - n0 >= GAPP_VW ? N - GAPP_VW - n0 : -1;
+#endif
     floatV acc[GAPP_RM][GAPP_NV];
     _Pragma("unroll") for (int i = 0; i < GAPP_RM; ++i)
       _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) acc[i][j] = (floatV)(0.0f);
@@ -364,9 +381,9 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 #if GAPP_PADDED
     /* N: the padded columns from the first interior pixel (q0 = PW + 1) to the last */
     const int PW = IW + 2, q0 = PW + 1, PS = N + 2 * q0;
-    const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0};
+    const gapp_walk_args a = {X + q0, Wv, I1, I2, I3, IB, kmap, N, K, n0, nlast};
 #elif GAPP_IMPLICIT
-    gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, IH, IW};
+    gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, nlast, IH, IW};
     {
       int lane[GAPP_VW];
       for (int l = 0; l < GAPP_VW; ++l) lane[l] = l;
@@ -388,7 +405,7 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
 #endif
     }
 #else
-    const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0};
+    const gapp_walk_args a = {X, Wv, I1, I2, I3, IB, kmap, N, K, n0, nlast};
 #endif
 
     const int full = n0 + GAPP_RN <= N, aligned = !GAPP_PADDED && full && N % GAPP_VW == 0;
@@ -423,13 +440,16 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     if (y0 >= 1 && y0 <= IH && x0 >= 1 && x0 + GAPP_RN <= IW + 1) {
       _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) keep[j] = (intV)(-1);
     } else {
-      int y = y0, x = x0;
       int kl[GAPP_RN];
-      for (int l = 0; l < GAPP_RN; ++l) {
-        kl[l] = y >= 1 && y <= IH && x >= 1 && x <= IW ? -1 : 0;
-        if (++x == PW) {
-          x = 0;
-          if (++y == IH + 2) y = 0;
+      for (int j = 0; j < GAPP_NV; ++j) { /* a vector read from nlast holds the columns from there */
+        const int t = nlast >= 0 && j * GAPP_VW > nlast ? (t0 + nlast) % PI : (t0 + j * GAPP_VW) % PI;
+        int y = t / PW, x = t - y * PW;
+        for (int l = j * GAPP_VW; l < (j + 1) * GAPP_VW; ++l) {
+          kl[l] = y >= 1 && y <= IH && x >= 1 && x <= IW ? -1 : 0;
+          if (++x == PW) {
+            x = 0;
+            if (++y == IH + 2) y = 0;
+          }
         }
       }
       _Pragma("unroll") for (int j = 0; j < GAPP_NV; ++j) {
@@ -469,6 +489,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
         if (lo > 0) gapp_store_from(v, yr + j * GAPP_VW, lo - j * GAPP_VW);
         else if (aligned) GAPP_VSTORE_A(v, yr + j * GAPP_VW);
         else if (full) GAPP_VSTORE(v, yr + j * GAPP_VW);
+        else if (nlast >= 0 && j * GAPP_VW > nlast) gapp_store_from(v, yr + nlast, j * GAPP_VW - nlast); /* its new columns */
+        else if (nlast >= 0) GAPP_VSTORE(v, yr + j * GAPP_VW);
         else gapp_store_part(v, yr + j * GAPP_VW, N - n0 - j * GAPP_VW);
       }
     }
