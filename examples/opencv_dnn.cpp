@@ -4,7 +4,7 @@
 //
 //   opencv_dnn MODEL.onnx [--images IMAGES.npy] [--labels LABELS.npy (uint8)] [--count N]
 //              [--techniques dense,simd,tile] [--sparsity S] [--masks DIR] [--keep-dense-below K]
-//              [--device I] [--layers]
+//              [--device I] [--engine gapp|fastest|opencv] [--layers]
 //
 // IMAGES.npy holds float32 N×C×H×W images; they are resized (nearest) and their channels
 // repeated to the model's input when those differ. Without images, --count random inputs.
@@ -27,11 +27,13 @@ namespace {
 const char* const usage =
     "usage: opencv_dnn MODEL.onnx [--images IMAGES.npy] [--labels LABELS.npy (uint8)] [--count N]\n"
     "                  [--techniques dense,simd,tile] [--sparsity S] [--masks DIR] [--keep-dense-below K]\n"
-    "                  [--device I] [--layers]\n"
+    "                  [--device I] [--engine gapp|fastest|opencv] [--layers]\n"
     "Runs MODEL with OpenCV's own backend and with gapp's layers (pruned on load at S, default\n"
     "0.75, or with the gapp-prune masks of DIR); prints top-1 agreement and median latency.\n"
     "Layers whose GEMM has fewer than K columns (default 32: e.g. a first convolution on 1-3\n"
-    "channels) stay dense. --layers prints where every weight layer ran and its copy cost.\n";
+    "channels) stay dense. --engine: what runs the layers gapp covers (gapp's kernels, the faster\n"
+    "of those and OpenCV's own on the same weights as timed at each layer's first call, or OpenCV's\n"
+    "own). --layers prints where every weight layer ran and its copy cost.\n";
 
 struct args_t {
   std::string model, images, labels, masks, techniques = "dense,simd,tile";
@@ -39,6 +41,7 @@ struct args_t {
   double sparsity = 0.75;
   std::size_t keep_dense_below = 32;
   bool layers = false;
+  od::engine engine = od::engine::gapp;
 };
 
 args_t parse(int argc, char** argv) {
@@ -72,6 +75,13 @@ args_t parse(int argc, char** argv) {
     else if (s == "--sparsity") a.sparsity = number(value());
     else if (s == "--keep-dense-below") a.keep_dense_below = static_cast<std::size_t>(number(value()));
     else if (s == "--layers") a.layers = true;
+    else if (s == "--engine") {
+      const std::string e = value();
+      if (e == "gapp") a.engine = od::engine::gapp;
+      else if (e == "fastest") a.engine = od::engine::fastest;
+      else if (e == "opencv") a.engine = od::engine::opencv;
+      else throw gapp::invalid_argument("--engine expects gapp, fastest or opencv, got '" + e + "'");
+    }
     else if (!s.empty() && s[0] == '-') throw gapp::invalid_argument("unknown option '" + s + "' (see --help)");
     else if (a.model.empty()) a.model = s;
     else throw gapp::invalid_argument("one model only (got '" + a.model + "' and '" + s + "')");
@@ -155,6 +165,14 @@ double agreement(const std::vector<int>& a, const std::vector<int>& b) {
   return static_cast<double>(same) / static_cast<double>(a.size());
 }
 
+/// " — first call: gapp 0.08 ms, OpenCV 0.01 ms" where --engine fastest timed the layer.
+std::string timed(const od::layer_record& r) {
+  if (!r.engine_measured) return "";
+  char b[80];
+  std::snprintf(b, sizeof b, " — first call: gapp %.3f ms, OpenCV %.3f ms", r.gapp_ms, r.opencv_ms);
+  return b;
+}
+
 } // namespace
 
 int main(int argc, char** argv) try {
@@ -190,6 +208,7 @@ int main(int argc, char** argv) try {
       od::options o;
       o.tech = gapp::parse_technique(t);
       o.sparsity = a.sparsity;
+      o.run_on = a.engine;
       if (!o.tech.dense()) o.mask_dir = a.masks;
       const std::size_t below = a.keep_dense_below;
       o.keep_dense = [below](const od::layer_info& l) { return l.cols < below; };
@@ -220,7 +239,8 @@ int main(int argc, char** argv) try {
       for (auto& r : rs) {
         r.copy_ms /= passes, r.wall_ms /= passes; // per pass
         copy += r.copy_ms, run += r.wall_ms;
-        on_gapp += r.on_gapp, fell_back += !r.on_gapp;
+        const bool gapp_ran = r.on_gapp && !r.runs_opencv;
+        on_gapp += gapp_ran, fell_back += !gapp_ran;
         weights += static_cast<double>(r.info.rows * r.info.cols);
         removed += r.sparsity * static_cast<double>(r.info.rows * r.info.cols);
       }
@@ -233,10 +253,10 @@ int main(int argc, char** argv) try {
       for (const auto& u : unmatched) std::printf("%22s mask %s matches no layer of the model\n", "", u.c_str());
       if (a.layers)
         for (const auto& r : rs)
-          std::printf("    %-40s %-6s %5zux%-6zu %-9s s=%.2f %s%s%s %.2f ms, copies %.2f ms%s%s\n", r.info.name.c_str(),
-                      r.on_gapp ? "gapp" : "OpenCV", r.info.rows, r.info.cols, r.technique.c_str(), r.sparsity,
+          std::printf("    %-40s %-6s %5zux%-6zu %-9s s=%.2f %s%s%s %.2f ms, copies %.2f ms%s%s%s\n", r.info.name.c_str(),
+                      r.on_gapp && !r.runs_opencv ? "gapp" : "OpenCV", r.info.rows, r.info.cols, r.technique.c_str(), r.sparsity,
                       r.fused_batch_norm ? "+bn" : "", r.fused_relu ? "+relu" : "", r.padded ? " padded" : r.implicit ? " implicit" : r.narrow ? " narrow" : "",
-                      r.wall_ms, r.copy_ms, r.reason.empty() ? "" : " — ", r.reason.c_str());
+                      r.wall_ms, r.copy_ms, r.reason.empty() ? "" : " — ", r.reason.c_str(), timed(r).c_str());
     }
   });
   return 0;

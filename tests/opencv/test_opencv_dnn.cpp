@@ -481,3 +481,68 @@ TEST_CASE("opencv_dnn: bad input gets a clear error", "[opencv]") {
     }
   });
 }
+
+TEST_CASE("opencv_dnn: OpenCV's own layers on gapp's weights, and the faster of the two engines", "[opencv]") {
+  with_preset([](auto preset) {
+    using P = decltype(preset);
+    cl_env& e = cl_env::get();
+    const cv::Mat x2 = input_blob(2), x1 = input_blob(1);
+    auto pass = [&](od::engine run_on, std::vector<od::layer_record>& rs) {
+      od::options o;
+      o.tech = gapp::parse_technique("simd");
+      o.sparsity = 0.75;
+      o.run_on = run_on;
+      od::gapp_layers<P> layers(e.context, e.device, e.queue, o);
+      cv::dnn::Net net = od::read_onnx(data_dir + "/small.onnx", layers);
+      std::vector<cv::Mat> ys{run(net, x2), run(net, x1)}; // the second call changes the batch
+      rs = layers.records();
+      return ys;
+    };
+    std::vector<od::layer_record> on_gapp, on_opencv, fastest;
+    const auto yg = pass(od::engine::gapp, on_gapp);
+    const auto yo = pass(od::engine::opencv, on_opencv);
+    const auto yf = pass(od::engine::fastest, fastest);
+    // every engine computes the network on the same masked weights (batch norms folded in,
+    // ReLUs fused): as OpenCV's own backend does with the masks written into the model
+    const cv::Mat want2 = opencv_masked(on_gapp, x2), want1 = opencv_masked(on_gapp, x1);
+    for (const auto* ys : {&yg, &yo, &yf}) {
+      CHECK(rel_diff((*ys)[0], want2) <= 1e-4);
+      CHECK(rel_diff((*ys)[1], want1) <= 1e-4);
+    }
+    REQUIRE(on_opencv.size() == on_gapp.size());
+    REQUIRE(fastest.size() == on_gapp.size());
+    std::size_t covered = 0, fused = 0;
+    for (std::size_t i = 0; i < on_gapp.size(); ++i) {
+      const od::layer_record &g = on_gapp[i], &o = on_opencv[i], &f = fastest[i];
+      INFO("layer " << g.info.name);
+      REQUIRE(o.info.name == g.info.name);
+      REQUIRE(f.info.name == g.info.name);
+      CHECK(o.on_gapp == g.on_gapp);
+      if (!g.on_gapp) continue;
+      ++covered;
+      fused += g.fused_batch_norm || g.fused_relu;
+      CHECK(!g.runs_opencv);
+      CHECK(g.calls == 2);
+      CHECK(g.opencv_calls == 0);
+      CHECK(!g.engine_measured);
+      REQUIRE(g.keep);
+      REQUIRE(o.keep);
+      CHECK(*o.keep == *g.keep); // the same mask, whichever engine runs it
+      CHECK(o.runs_opencv);
+      CHECK(o.opencv_calls == 2);
+      CHECK(o.calls == 0);
+      CHECK(o.bytes_to_device == 0);
+      CHECK(o.wall_ms == 0);
+      CHECK(!o.engine_measured);
+      // fastest: both timed at the first call, the faster runs; the counters hold the two calls
+      CHECK(f.engine_measured);
+      CHECK(f.gapp_ms > 0);
+      CHECK(f.opencv_ms > 0);
+      CHECK(f.runs_opencv == (f.opencv_ms < f.gapp_ms));
+      CHECK(f.calls + f.opencv_calls == 2);
+      CHECK(f.calls == (f.runs_opencv ? 0u : 2u));
+    }
+    CHECK(covered >= 3);
+    CHECK(fused >= 1); // a folded batch norm or a fused ReLU is part of what OpenCV's own layer runs
+  });
+}

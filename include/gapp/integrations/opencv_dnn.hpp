@@ -42,6 +42,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/dnn/all_layers.hpp>
+#include <opencv2/dnn/shape_utils.hpp>
 
 #include "../error.hpp"
 #include "../io/npy.hpp"
@@ -58,6 +59,13 @@ struct layer_info {
   std::string weight_name; ///< the ONNX initializer holding its weights ("conv1.weight"), if known
   bool conv = false;
   std::size_t rows = 0, cols = 0; ///< the GEMM: out channels × in channels·kh·kw, or outputs × inputs
+};
+
+/// What runs a layer gapp covers (options::run_on).
+enum class engine {
+  gapp,    ///< gapp's kernels on the OpenCL device (the default)
+  fastest, ///< timed both ways at the layer's first call; the faster runs the calls after it
+  opencv,  ///< OpenCV's own implementation on gapp's masked (and fused) weights, on the host
 };
 
 struct options {
@@ -90,6 +98,16 @@ struct options {
   /// interior comes back. Such a convolution has no im2col way to choose. Off: the plain
   /// layout (implicit GEMM or im2col + GEMM, as choose_lowering picks).
   bool padded = true;
+  /// What runs each covered layer. engine::opencv runs OpenCV's own convolution or fully
+  /// connected layer on the weights gapp would run — masked, batch norm folded in, the fused
+  /// ReLU applied after it —: the reference a pruned network's results are checked against
+  /// and the baseline its speed is measured against. engine::fastest times both at a layer's
+  /// first forward call (one warm-up and three interleaved rounds each, medians of wall time,
+  /// copies included) and runs the faster from then on: on a CPU device a layer with little
+  /// work (a fully connected layer at batch 1, a first convolution of one channel) costs more
+  /// in the launch and the copies than OpenCV's own takes (docs/performance.md). The choice
+  /// holds for later calls of other shapes; a fusion that changes the weights times again.
+  engine run_on = engine::gapp;
 };
 
 /// What happened to one layer, and what its forward calls cost.
@@ -113,6 +131,13 @@ struct layer_record {
   /// medians in ms; `implicit` is the way it runs since.
   bool lowering_measured = false;
   double implicit_ms = 0.0, im2col_ms = 0.0;
+  /// The layer's calls run OpenCV's own implementation on gapp's masked and fused weights
+  /// (options::run_on): always with engine::opencv, where it was faster with engine::fastest,
+  /// whose first call timed both (`engine_measured`; medians in ms). `opencv_calls` counts
+  /// those calls; the counters below count the calls on the device.
+  bool runs_opencv = false, engine_measured = false;
+  double gapp_ms = 0.0, opencv_ms = 0.0;
+  std::size_t opencv_calls = 0;
   std::size_t calls = 0;
   std::size_t bytes_to_device = 0, bytes_from_device = 0; ///< the activations' values copied (no borders)
   /// Host wall time of the calls on the device: from the input's copy enqueued to the output
@@ -350,7 +375,7 @@ class weight_layer : public cv::dnn::Layer {
 public:
   weight_layer(const cv::dnn::LayerParams& params, std::shared_ptr<state<P>> st, layer_info info,
                std::vector<std::size_t> weight_shape)
-      : cv::dnn::Layer(params), st_(std::move(st)) {
+      : cv::dnn::Layer(params), st_(std::move(st)), params_(params) {
     const cv::Mat& w = params.blobs[0];
     weights_.assign(w.ptr<float>(), w.ptr<float>() + w.total());
     bias_.assign(info.rows, 0.0f);
@@ -406,12 +431,26 @@ public:
     fused_.insert(top->name);
     rec_->fused_batch_norm = true;
     op_ready_ = false;
+    own_.reset(); // OpenCV's own layer holds the old weights; engine::fastest times again
+    engine_chosen_ = false;
     return true;
   }
 
   const layer_record& record() const { return *rec_; }
 
 protected:
+  /// One forward call on the engine options::run_on picks: `gapp()` runs it on the device
+  /// (the layer's own forward), or OpenCV's own layer runs it on the host.
+  template <class Gapp>
+  void forward_on_engine(const std::vector<cv::Mat>& in, std::vector<cv::Mat>& out, Gapp&& gapp) {
+    const engine e = st_->opt.run_on;
+    if (e == engine::fastest && !engine_chosen_) choose_engine(in, out, gapp);
+    const bool own = e == engine::opencv || (e == engine::fastest && use_own_);
+    rec_->runs_opencv = own;
+    if (own) run_own(in, out);
+    else gapp();
+  }
+
   /// The GEMM operation for the current weights, bias and activation (built at first use,
   /// again only when a fusion changed them).
   template <class Make>
@@ -567,6 +606,67 @@ protected:
   std::vector<float> host_in_, host_out_;   ///< channel-major staging for batches of small planes
 
 private:
+  /// OpenCV's own layer on weights_ and bias_ (built at its first use, again after a fusion),
+  /// finalized for the shapes of this call's input and output; the fused ReLU after it.
+  void run_own(const std::vector<cv::Mat>& in, std::vector<cv::Mat>& out) {
+    if (own_.empty()) {
+      cv::dnn::LayerParams p = params_;
+      const cv::Mat& w0 = params_.blobs[0];
+      p.blobs.assign(1, cv::Mat(w0.dims, w0.size.p, CV_32F, weights_.data()).clone());
+      p.blobs.push_back(cv::Mat(1, static_cast<int>(bias_.size()), CV_32F, bias_.data()).clone());
+      p.set("bias_term", true);
+      own_ = rec_->info.conv ? cv::Ptr<cv::dnn::Layer>(cv::dnn::ConvolutionLayer::create(p))
+                             : cv::Ptr<cv::dnn::Layer>(cv::dnn::InnerProductLayer::create(p));
+      own_shape_.clear();
+    }
+    std::vector<cv::dnn::MatShape> shapes;
+    for (const cv::Mat& m : in) shapes.push_back(cv::dnn::shape(m));
+    if (shapes != own_shape_) {
+      std::vector<cv::dnn::MatShape> outs, internals;
+      own_->getMemoryShapes(shapes, 1, outs, internals);
+      own_internals_.clear();
+      for (const cv::dnn::MatShape& sh : internals) own_internals_.emplace_back(sh, CV_32F);
+      own_->finalize(cv::InputArrayOfArrays(in), cv::OutputArrayOfArrays(out));
+      own_shape_ = shapes;
+    }
+    own_->forward(in, out, own_internals_);
+    if (relu_)
+      for (cv::Mat& y : out) cv::max(y, 0.0, y);
+    rec_->opencv_calls += 1;
+  }
+
+  /// engine::fastest at the first call: both engines, one warm-up and three interleaved
+  /// rounds each, medians of wall time; the counters keep only the call itself.
+  template <class Gapp>
+  void choose_engine(const std::vector<cv::Mat>& in, std::vector<cv::Mat>& out, Gapp& gapp) {
+    const layer_record before = *rec_;
+    std::vector<double> tg, to;
+    for (int r = 0; r < 4; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      gapp();
+      if (r > 0) tg.push_back(ms_since(t0));
+      t0 = std::chrono::steady_clock::now();
+      run_own(in, out);
+      if (r > 0) to.push_back(ms_since(t0));
+    }
+    std::sort(tg.begin(), tg.end());
+    std::sort(to.begin(), to.end());
+    layer_record& r = *rec_;
+    r.calls = before.calls, r.opencv_calls = before.opencv_calls;
+    r.bytes_to_device = before.bytes_to_device, r.bytes_from_device = before.bytes_from_device;
+    r.wall_ms = before.wall_ms, r.copy_ms = before.copy_ms;
+    r.engine_measured = true;
+    r.gapp_ms = tg[tg.size() / 2], r.opencv_ms = to[to.size() / 2];
+    use_own_ = r.opencv_ms < r.gapp_ms;
+    engine_chosen_ = true;
+  }
+
+  cv::dnn::LayerParams params_; ///< as the layer was created (OpenCV's own layer starts from them)
+  cv::Ptr<cv::dnn::Layer> own_;
+  std::vector<cv::dnn::MatShape> own_shape_;
+  std::vector<cv::Mat> own_internals_;
+  bool engine_chosen_ = false, use_own_ = false;
+
   void choose_mask(layer_record& r, const std::vector<std::size_t>& weight_shape) {
     const options& o = st_->opt;
     r.technique = "dense";
@@ -653,7 +753,14 @@ public:
     cv::Mat& y = out.at(0);
     if (x.type() != CV_32F || !x.isContinuous() || x.dims != 4) throw shape_error(this->name + ": input must be a dense float32 NCHW blob");
     const std::size_t n = x.size[0], c = x.size[1], h = x.size[2], w = x.size[3];
-    const std::size_t oc = y.size[1], oh = y.size[2], ow = y.size[3];
+    const std::size_t oh = y.size[2], ow = y.size[3];
+    this->forward_on_engine(in, out, [&] { forward_on_device(x, y, n, c, h, w, oh, ow); });
+  }
+
+private:
+  void forward_on_device(const cv::Mat& x, cv::Mat& y, std::size_t n, std::size_t c, std::size_t h, std::size_t w,
+                         std::size_t oh, std::size_t ow) {
+    const std::size_t oc = y.size[1];
     this->ensure_op([&](const opencl::gemm_options& go0, auto&& make) {
       opencl::gemm_options go = go0;
       // N is the batch's output pixels. Where the first call's are at most narrow_max_n (a
@@ -685,7 +792,6 @@ public:
     this->rec_->narrow = !conv_->implicit() && conv_->gemm().uses_narrow(n * oh * ow);
   }
 
-private:
   /// Times the convolution both ways on this call's input and keeps the faster.
   void choose_lowering(const cl::CommandQueue& q, const cl::Buffer& xb, const cl::Buffer& yb, std::size_t n,
                        std::size_t h, std::size_t w) {
@@ -737,10 +843,12 @@ public:
     cv::Mat& y = out.at(0);
     if (x.type() != CV_32F || !x.isContinuous()) throw shape_error(this->name + ": input must be a dense float32 blob");
     const std::size_t k = this->rec_->info.cols, m = this->rec_->info.rows, n = x.total() / k;
-    this->ensure_op([&](const opencl::gemm_options& go, auto&& make) { op_ = make(go).op; });
-    this->run_on_device(x.ptr<float>(), n, k, 1, y.ptr<float>(), m, 1,
-                        [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) { op_->enqueue(q, xb, yb, n); });
-    this->rec_->narrow = op_->uses_narrow(n);
+    this->forward_on_engine(in, out, [&] {
+      this->ensure_op([&](const opencl::gemm_options& go, auto&& make) { op_ = make(go).op; });
+      this->run_on_device(x.ptr<float>(), n, k, 1, y.ptr<float>(), m, 1,
+                          [&](const cl::CommandQueue& q, cl::Buffer& xb, cl::Buffer& yb) { op_->enqueue(q, xb, yb, n); });
+      this->rec_->narrow = op_->uses_narrow(n);
+    });
   }
 
 private:
@@ -878,7 +986,8 @@ public:
   /// Zeroes the per-call counters (calls, bytes, times) of every record.
   void reset_counters() {
     std::lock_guard<std::mutex> lock(st_->mutex);
-    for (auto& r : st_->records) r->calls = r->bytes_to_device = r->bytes_from_device = 0, r->copy_ms = r->wall_ms = 0;
+    for (auto& r : st_->records)
+      r->calls = r->opencv_calls = r->bytes_to_device = r->bytes_from_device = 0, r->copy_ms = r->wall_ms = 0;
   }
   /// Mask files (*.npy) of options::mask_dir that no layer created so far used.
   std::vector<std::string> unmatched_masks() const {
