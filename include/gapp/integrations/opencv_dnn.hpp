@@ -99,8 +99,8 @@ struct options {
   /// layout (implicit GEMM or im2col + GEMM, as choose_lowering picks).
   bool padded = true;
   /// What runs each covered layer. engine::opencv runs OpenCV's own convolution or fully
-  /// connected layer on the weights gapp would run — masked, batch norm folded in, the fused
-  /// ReLU applied after it —: the reference a pruned network's results are checked against
+  /// connected layer on the weights gapp would run (masked, batch norm folded in, the fused
+  /// ReLU applied after it): the reference a pruned network's results are checked against
   /// and the baseline its speed is measured against. engine::fastest times both at a layer's
   /// first forward call (one warm-up and three interleaved rounds each, medians of wall time,
   /// copies included) and runs the faster from then on: on a CPU device a layer with little

@@ -442,8 +442,8 @@ void gapp_gemm(GAPP_GEMM_PARAMS) {
     } else {
       int kl[GAPP_RN];
       for (int j = 0; j < GAPP_NV; ++j) { /* a vector read from nlast holds the columns from there */
-        const int t = nlast >= 0 && j * GAPP_VW > nlast ? (t0 + nlast) % PI : (t0 + j * GAPP_VW) % PI;
-        int y = t / PW, x = t - y * PW;
+        const int tj = nlast >= 0 && j * GAPP_VW > nlast ? (t0 + nlast) % PI : (t0 + j * GAPP_VW) % PI;
+        int y = tj / PW, x = tj - y * PW;
         for (int l = j * GAPP_VW; l < (j + 1) * GAPP_VW; ++l) {
           kl[l] = y >= 1 && y <= IH && x >= 1 && x <= IW ? -1 : 0;
           if (++x == PW) {
