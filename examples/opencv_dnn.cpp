@@ -252,11 +252,22 @@ int main(int argc, char** argv) try {
                   on_gapp, fell_back, copy, run);
       for (const auto& u : unmatched) std::printf("%22s mask %s matches no layer of the model\n", "", u.c_str());
       if (a.layers)
-        for (const auto& r : rs)
-          std::printf("    %-40s %-6s %5zux%-6zu %-9s s=%.2f %s%s%s %.2f ms, copies %.2f ms%s%s%s\n", r.info.name.c_str(),
+        for (const auto& r : rs) {
+          // how gapp ran it (lowering, copy cost), or, for a layer OpenCV ran on gapp's
+          // weights, how many calls it took there: gapp's lowering flags describe no call of it
+          char how[96];
+          if (r.on_gapp && !r.runs_opencv)
+            std::snprintf(how, sizeof how, "%s %.2f ms, copies %.2f ms",
+                          r.padded ? " padded" : r.implicit ? " implicit" : r.narrow ? " narrow" : "", r.wall_ms, r.copy_ms);
+          else if (r.runs_opencv)
+            std::snprintf(how, sizeof how, " OpenCV's own layer, %zu calls", r.opencv_calls);
+          else
+            how[0] = '\0';
+          std::printf("    %-40s %-6s %5zux%-6zu %-9s s=%.2f %s%s%s%s%s%s\n", r.info.name.c_str(),
                       r.on_gapp && !r.runs_opencv ? "gapp" : "OpenCV", r.info.rows, r.info.cols, r.technique.c_str(), r.sparsity,
-                      r.fused_batch_norm ? "+bn" : "", r.fused_relu ? "+relu" : "", r.padded ? " padded" : r.implicit ? " implicit" : r.narrow ? " narrow" : "",
-                      r.wall_ms, r.copy_ms, r.reason.empty() ? "" : " — ", r.reason.c_str(), timed(r).c_str());
+                      r.fused_batch_norm ? "+bn" : "", r.fused_relu ? "+relu" : "", how, r.reason.empty() ? "" : " — ",
+                      r.reason.c_str(), timed(r).c_str());
+        }
     }
   });
   return 0;
