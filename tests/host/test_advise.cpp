@@ -135,6 +135,23 @@ TEST_CASE("advise meets each kind of target with the best plan, or says how clos
     });
     REQUIRE(p.predicted_gemm_ms == Approx(fastest));
     REQUIRE(p.predicted_ms == -1); // the rest of the pass is unknown
+    // each layer as its chosen option has it, and the layers' kept L2 adds up to the plan's
+    REQUIRE(p.layers.size() == layers.size());
+    double kept = 0, all = 0;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const tune::plan_layer& pl = p.layers[i];
+      INFO(pl.name);
+      REQUIRE(pl.name == layers[i].name);
+      const tune::layer_option* o = nullptr;
+      for (const auto& x : layers[i].options)
+        if (x.technique == pl.technique && x.sparsity == pl.sparsity) o = &x;
+      REQUIRE(o != nullptr);
+      REQUIRE(pl.kept_l2_fraction == Approx(std::sqrt(o->kept_l2 / layers[i].l2)));
+      REQUIRE(pl.achieved_sparsity == Approx(1.0 - static_cast<double>(o->kept) / static_cast<double>(layers[i].weights)));
+      REQUIRE(pl.predicted_ms == Approx(layers[i].modelled ? o->ms : 0.0));
+      kept += pl.kept_l2_fraction * pl.kept_l2_fraction * layers[i].l2, all += layers[i].l2;
+    }
+    REQUIRE(std::sqrt(kept / all) == Approx(p.kept_l2_fraction));
   }
   SECTION("sparsity") {
     const tune::plan p = tune::advise(layers, {tune::target_kind::sparsity, 0.4}, tune::objective::kept_l2);

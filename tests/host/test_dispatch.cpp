@@ -100,6 +100,11 @@ TEST_CASE("mask metadata: round trip, refusal of another policy or technique, ma
   REQUIRE_THROWS_WITH(parse_mask_metadata("{\"policy\":\"a\"}", "y.json"), Catch::Contains("field \"technique\" is missing"));
   REQUIRE_THROWS_AS(parse_mask_metadata("{\"policy\":", "z.json"), file_error);
   REQUIRE_THROWS_AS(parse_mask_metadata("not json", "z.json"), file_error);
+  for (int field = 0; field < 3; ++field) { // a sparsity or kept fraction outside [0, 1]
+    mask_metadata o = m;
+    (field == 0 ? o.target_sparsity : field == 1 ? o.achieved_sparsity : o.kept_l2_fraction) = field == 1 ? -0.25 : 1.5;
+    REQUIRE_THROWS_WITH(parse_mask_metadata(to_json(o), "w.json"), Catch::Contains("w.json") && Catch::Contains("outside [0, 1]"));
+  }
 
   // load_mask: the shape, then the metadata beside the file; without metadata it loads unchecked
   REQUIRE(metadata_path("a/b.mask.npy") == "a/b.mask.json");
@@ -108,6 +113,13 @@ TEST_CASE("mask metadata: round trip, refusal of another policy or technique, ma
   npy::write(tmp("m.npy"), {16, 8, 3, 3}, keep.data());
   std::filesystem::remove(tmp("m.json"));
   REQUIRE(!load_mask<P>(tmp("m.npy"), "pocl-avx512", parse_technique("tile"), {16, 8, 3, 3}).metadata);
+  keep[5] = 2; // a mask holds 0 or 1: anything else is a malformed file, whatever the technique
+  npy::write(tmp("m2.npy"), {16, 8, 3, 3}, keep.data());
+  std::filesystem::remove(tmp("m2.json"));
+  REQUIRE_THROWS_WITH(load_mask<P>(tmp("m2.npy"), "pocl-avx512", parse_technique("dense"), {16, 8, 3, 3}),
+                      Catch::Contains(tmp("m2.npy") + ": value 2 at index 5"));
+  REQUIRE_THROWS_AS(load_mask<P>(tmp("m2.npy"), "pocl-avx512", parse_technique("dense"), {16, 8, 3, 3}), file_error);
+  keep[5] = 1;
   REQUIRE_THROWS_WITH(load_mask<P>(tmp("m.npy"), "pocl-avx512", parse_technique("tile"), {16, 8, 3, 4}),
                       Catch::Contains("the mask has shape [16,8,3,3], the layer's weights [16,8,3,4]"));
   npy::write_atomic(tmp("m.json"), to_json(m));

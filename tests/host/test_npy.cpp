@@ -99,7 +99,17 @@ TEST_CASE("malformed, truncated and hostile npy input is refused", "[npy][errors
   refuse(image("{'descr': '<i2', 'fortran_order': False, 'shape': (4, 2), }", data), "unsupported dtype");
   refuse(image("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", data), "expected float32 or float64");
   refuse(image("{'descr': '<f4', 'shape': (2, 2), }", data), "lacks");
-  refuse(image("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", data), "duplicate");
+  refuse(image("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", data), "duplicate key 'descr'");
+  refuse(image("{'descr': '<f4', 'fortran_order': False, 'fortran_order': False, 'shape': (2, 2), }", data),
+         "duplicate key 'fortran_order'");
+  refuse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'shape': (2, 2), }", data), "duplicate key 'shape'");
+  std::string dims33 = "(2, 2"; // 33 dimensions holding the 4 values: more than a reader allocates for
+  for (int i = 0; i < 31; ++i) dims33 += ", 1";
+  refuse(image("{'descr': '<f4', 'fortran_order': False, 'shape': " + dims33 + "), }", data), "more than 32 dimensions");
+  std::string dims32 = "(2, 2";
+  for (int i = 0; i < 30; ++i) dims32 += ", 1";
+  const std::string ok32 = image("{'descr': '<f4', 'fortran_order': False, 'shape': " + dims32 + "), }", data);
+  REQUIRE(npy::parse_floats(ok32.data(), ok32.size()).shape.size() == 32);
   refuse(image("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 2), }", data), "True or False");
   refuse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }", data), "non-negative integers");
   refuse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'x': 1}", data), "unexpected key");

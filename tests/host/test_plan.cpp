@@ -267,6 +267,7 @@ TEST_CASE("validation: every field of every packed format is checked", "[plan][v
   const auto simd = pack(v, prune<P>(v, units::simd{}, 0.5));
   expect_refused(simd, "k_idx", [](auto& p) { p.k_idx[0] = static_cast<std::int32_t>(C); });
   expect_refused(simd, "k_idx", [](auto& p) { p.k_idx[1] = p.k_idx[0]; }); // a repeat
+  expect_refused(simd, "k_idx", [](auto& p) { p.k_idx[0] += 1; });          // off a unit's first column
   expect_refused(simd, "row_ptr", [](auto& p) { std::swap(p.row_ptr[1], p.row_ptr[2]); p.row_ptr[1] += 100; });
   expect_refused(simd, "values", [](auto& p) { p.values.resize(p.values.size() - 3); });
   expect_refused(simd, "unit_rows", [](auto& p) { p.unit_rows += 1; });
@@ -276,6 +277,7 @@ TEST_CASE("validation: every field of every packed format is checked", "[plan][v
   expect_refused(multi, "tile_col", [](auto& p) { p.tile_col[0] = 99; });
   expect_refused(multi, "seg_ptr", [](auto& p) { p.seg_ptr.back() -= 1; });
   expect_refused(multi, "k_idx", [](auto& p) { p.k_idx[0] = static_cast<std::int32_t>(C) + 8; });
+  expect_refused(multi, "k_idx", [](auto& p) { p.k_idx[0] += 1; }); // off a unit's first column
   expect_refused(multi, "tile_ptr", [](auto& p) { p.tile_ptr[0] = 1; });
 
   const auto csr = pack(v, prune<P>(v, units::element{}, 0.7));
