@@ -339,12 +339,13 @@ inline layer_choices choices_for(const profile& prof, const std::string& policy,
     if (key.first == "dense") continue;
     if (!techniques.empty() && std::find(techniques.begin(), techniques.end(), key.first) == techniques.end()) continue;
     const technique tech = parse_technique(key.first);
+    const double sparsity = key.second; // a lambda may not capture a structured binding in C++17
     prune_options po;
     po.balanced = tech.balanced;
     const std::vector<std::uint8_t> keep = std::visit(
         [&](auto unit) {
           if constexpr (std::is_same_v<decltype(unit), units::channel>) unit.kernel_area = kernel_area;
-          return select_keep(w, unit, key.second, po, pu);
+          return select_keep(w, unit, sparsity, po, pu);
         },
         *tech.unit);
     const std::size_t kept = static_cast<std::size_t>(std::count(keep.begin(), keep.end(), std::uint8_t{1}));
