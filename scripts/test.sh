@@ -58,14 +58,14 @@ fuzz="$build-fuzz"
 CXX=clang++ cmake -S . -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_TESTS=OFF \
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF -DGAPP_INSTALL=OFF -DGAPP_BUILD_FUZZ=ON
 cmake --build "$fuzz" -j "$jobs"
-for t in npy pack packed; do
+for t in npy pack packed json; do
   mkdir -p "$fuzz/corpus-$t"
   "$fuzz/tests/fuzz/fuzz_$t" -max_total_time=30 -print_final_stats=1 -artifact_prefix="$fuzz/crash-$t-" \
     "$fuzz/corpus-$t" "tests/fuzz/corpus/$t" > "$fuzz/fuzz-$t.log" 2>&1 &
 done
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
-for t in npy pack packed; do
+for t in npy pack packed json; do
   echo "fuzz_$t: $(grep -E 'number_of_executed_units' "$fuzz/fuzz-$t.log" | tr -s ' ')"
 done
 if [ "$status" -ne 0 ]; then
