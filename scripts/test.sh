@@ -53,19 +53,21 @@ ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsa
   ctest --test-dir "$asan" -j "$jobs" --no-tests=error --output-on-failure --timeout 900 \
   -E "^(consumer|compile-fail|header):" # these compile with the compiler's own flags: nothing instrumented runs
 
-# 30 seconds of each libFuzzer target (clang), from the committed seeds.
+# 30 seconds of each libFuzzer target (clang), from the committed seeds, all at once.
 fuzz="$build-fuzz"
 CXX=clang++ cmake -S . -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAPP_BUILD_TESTS=OFF \
   -DGAPP_BUILD_EXAMPLES=OFF -DGAPP_BUILD_TOOLS=OFF -DGAPP_INSTALL=OFF -DGAPP_BUILD_FUZZ=ON
 cmake --build "$fuzz" -j "$jobs"
-for t in npy pack packed json; do
+targets=(npy pack packed json)
+if [ -x "$fuzz/tests/fuzz/fuzz_onnx" ]; then targets+=(onnx); fi # built where OpenCV DNN is found
+for t in "${targets[@]}"; do
   mkdir -p "$fuzz/corpus-$t"
   "$fuzz/tests/fuzz/fuzz_$t" -max_total_time=30 -print_final_stats=1 -artifact_prefix="$fuzz/crash-$t-" \
     "$fuzz/corpus-$t" "tests/fuzz/corpus/$t" > "$fuzz/fuzz-$t.log" 2>&1 &
 done
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
-for t in npy pack packed json; do
+for t in "${targets[@]}"; do
   echo "fuzz_$t: $(grep -E 'number_of_executed_units' "$fuzz/fuzz-$t.log" | tr -s ' ')"
 done
 if [ "$status" -ne 0 ]; then

@@ -439,6 +439,12 @@ TEST_CASE("opencv_dnn: bad input gets a clear error", "[opencv]") {
       const std::string cut = tmp("truncated.onnx");
       std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
       CHECK_THROWS_WITH(od::onnx_weight_names(cut), Catch::Contains(cut));
+      // the same readers on bytes in memory: the file's result, and the same errors
+      CHECK(od::onnx_weight_names(bytes, "m.onnx") == od::onnx_weight_names(data_dir + "/small.onnx"));
+      CHECK(od::onnx_input_shape(bytes, "m.onnx") == od::onnx_input_shape(data_dir + "/small.onnx"));
+      CHECK_THROWS_WITH(od::onnx_weight_names(std::string_view(bytes).substr(0, bytes.size() / 2), "m.onnx"),
+                        Catch::StartsWith("m.onnx: not a valid ONNX file"));
+      CHECK_THROWS_WITH(od::onnx_input_shape(std::string_view("\x3a\x05" "abc"), "m.onnx"), Catch::StartsWith("m.onnx:"));
       CHECK_THROWS_WITH(od::read_onnx(cut), Catch::Contains(cut));
       CHECK_THROWS_AS(od::read_onnx(tmp("missing.onnx")), gapp::file_error);
     }

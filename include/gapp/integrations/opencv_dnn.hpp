@@ -36,6 +36,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -207,13 +208,20 @@ struct pb_reader {
 
 } // namespace detail
 
-/// Layer name → initializer name of the weights (the node's second input) of every Conv, Gemm
-/// and MatMul node of an ONNX file; layer names as OpenCV gives them ("onnx_node!" + node
-/// name) and the node's first output name. gapp::file_error for an unreadable or malformed file.
-inline std::map<std::string, std::string> onnx_weight_names(const std::string& path) {
+namespace detail {
+inline std::string read_model_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw file_error(path + ": cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+} // namespace detail
+
+/// Layer name → initializer name of the weights (the node's second input) of every Conv, Gemm
+/// and MatMul node of an ONNX model's bytes; layer names as OpenCV gives them ("onnx_node!" +
+/// node name) and the node's first output name. gapp::file_error naming `origin` (the file)
+/// for malformed bytes.
+inline std::map<std::string, std::string> onnx_weight_names(std::string_view bytes, const std::string& origin) {
+  const std::string& path = origin;
   std::map<std::string, std::string> out;
   auto u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
   detail::pb_reader model{u8, u8 + bytes.size(), path};
@@ -245,13 +253,16 @@ inline std::map<std::string, std::string> onnx_weight_names(const std::string& p
   return out;
 }
 
+/// The same, of an ONNX file; gapp::file_error also for a file that cannot be read.
+inline std::map<std::string, std::string> onnx_weight_names(const std::string& path) {
+  return onnx_weight_names(detail::read_model_file(path), path);
+}
+
 /// The shape of an ONNX model's first graph input that is not an initializer (e.g. {1, 3, 224,
-/// 224}); a symbolic dimension (a batch named "N") reads as 0. gapp::file_error for an
-/// unreadable or malformed file or a model without inputs.
-inline std::vector<std::int64_t> onnx_input_shape(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw file_error(path + ": cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+/// 224}), from the model's bytes; a symbolic dimension (a batch named "N") reads as 0.
+/// gapp::file_error naming `origin` (the file) for malformed bytes or a model without inputs.
+inline std::vector<std::int64_t> onnx_input_shape(std::string_view bytes, const std::string& origin) {
+  const std::string& path = origin;
   auto u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
   using span = std::pair<const std::uint8_t*, const std::uint8_t*>;
   // the first length-delimited field `field` of a message
@@ -303,6 +314,11 @@ inline std::vector<std::int64_t> onnx_input_shape(const std::string& path) {
     return shape;
   }
   throw file_error(path + ": the model has no input");
+}
+
+/// The same, of an ONNX file; gapp::file_error also for a file that cannot be read.
+inline std::vector<std::int64_t> onnx_input_shape(const std::string& path) {
+  return onnx_input_shape(detail::read_model_file(path), path);
 }
 
 template <class P>
