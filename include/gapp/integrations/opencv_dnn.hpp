@@ -206,14 +206,12 @@ struct pb_reader {
   }
 };
 
-} // namespace detail
-
-namespace detail {
 inline std::string read_model_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw file_error(path + ": cannot open");
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
+
 } // namespace detail
 
 /// Layer name → initializer name of the weights (the node's second input) of every Conv, Gemm
