@@ -282,6 +282,9 @@ TEST_CASE("a plan file round-trips and a malformed one is a typed error naming t
   tune::plan r = p;
   r.layers[0].technique = "dense", r.layers[0].sparsity = 0.5;
   expect(tune::to_json(r), "sparsity");
+  tune::plan none = p; // a plan of no layer
+  none.layers.clear();
+  expect(tune::to_json(none), "holds no layer");
 }
 
 TEST_CASE("a sensitivity table is read strictly", "[advise]") {

@@ -133,6 +133,15 @@ TEST_CASE("tune: profile summary, round trip and the tuned choice", "[tune]") {
   c = tune::choose_tuned(&p, d, "pocl-avx2");
   CHECK(!c.tuned);
   CHECK(c.policy == "pocl-avx2");
+  CHECK_THAT(c.reason, Catch::Contains("extend preset 'pocl-avx512'"));
+  // a profile whose best policy is not a candidate of its own preset: the preset, and why
+  tune::profile foreign = p;
+  for (auto& b : foreign.best)
+    if (b.technique == "dense") b.policy = "pocl-avx2@64x16x32/8x16/4-direct";
+  c = tune::choose_tuned(&foreign, d, "pocl-avx512");
+  CHECK(!c.tuned);
+  CHECK(c.policy == "pocl-avx512");
+  CHECK_THAT(c.reason, Catch::Contains("is not a candidate of 'pocl-avx512'"));
   c = tune::choose_tuned(&p, d, "pocl-avx512", "tile");
   CHECK(!c.tuned);
   CHECK_THAT(c.reason, Catch::Contains("no 'tile'"));
