@@ -206,10 +206,10 @@ struct pb_reader {
   }
 };
 
+/// A model file's bytes (npy::detail::read_file: a regular file, typed errors naming it).
 inline std::string read_model_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw file_error(path + ": cannot open");
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::vector<unsigned char> bytes = npy::detail::read_file(path);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 } // namespace detail
