@@ -447,6 +447,13 @@ TEST_CASE("opencv_dnn: bad input gets a clear error", "[opencv]") {
       CHECK_THROWS_WITH(od::onnx_input_shape(std::string_view("\x3a\x05" "abc"), "m.onnx"), Catch::StartsWith("m.onnx:"));
       CHECK_THROWS_WITH(od::read_onnx(cut), Catch::Contains(cut));
       CHECK_THROWS_AS(od::read_onnx(tmp("missing.onnx")), gapp::file_error);
+      CHECK_THROWS_WITH(od::read_onnx(tmp("missing.onnx")), Catch::EndsWith("missing.onnx: no such file"));
+      // a directory is named as one, by both readers
+      const std::string dir = tmp("model_dir.onnx");
+      std::filesystem::create_directories(dir);
+      CHECK_THROWS_WITH(od::read_onnx(dir), Catch::EndsWith("model_dir.onnx: is a directory, not a regular file"));
+      od::gapp_layers<P> layers(e.context, e.device, e.queue);
+      CHECK_THROWS_WITH(od::read_onnx(dir, layers), Catch::EndsWith("model_dir.onnx: is a directory, not a regular file"));
     }
     SECTION("sparsity outside [0, 1)") {
       od::options o;

@@ -1072,7 +1072,7 @@ inline std::size_t write_masked_onnx(const std::string& src, const std::string& 
 /// cv::dnn::readNetFromONNX with the file named in the error: gapp::file_error carrying
 /// OpenCV's message for a file OpenCV cannot read.
 inline cv::dnn::Net read_onnx(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw file_error(path + ": no such file");
+  npy::detail::require_regular_input(path); // "no such file", or what the path is instead
   try {
     return cv::dnn::readNetFromONNX(path);
   } catch (const cv::Exception& e) {
@@ -1084,7 +1084,6 @@ inline cv::dnn::Net read_onnx(const std::string& path) {
 /// masks can be matched by initializer name.
 template <class P>
 cv::dnn::Net read_onnx(const std::string& path, gapp_layers<P>& layers) {
-  if (!std::filesystem::is_regular_file(path)) throw file_error(path + ": no such file");
   auto names = onnx_weight_names(path);
   layers.settings().weight_names.insert(names.begin(), names.end());
   return read_onnx(path);
