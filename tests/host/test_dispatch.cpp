@@ -160,3 +160,32 @@ TEST_CASE("masks must be made of whole units of the kernel's unit", "[dispatch][
   REQUIRE_NOTHROW(load_mask<Cpu>(tmp("elem.npy"), "pocl-avx512", parse_technique("element"), shape));
 }
 
+
+TEST_CASE("can_implement: each limit alone, and at its edge", "[dispatch]") {
+  using P = presets::nvidia; // work-group 16 x 16
+  // a device that reports two work-item dimensions is still checked
+  device_facts two = gpu("x");
+  two.max_item_sizes = {8, 1024};
+  REQUIRE_THAT(can_implement<P>({}, two).reason, Catch::Contains("exceeds the device's work-item sizes 8x1024"));
+  two.max_item_sizes = {16, 16};
+  REQUIRE(can_implement<P>({}, two));
+  // 32-bit indexing of each operand alone ({m, n, k}): W (m x k), X (k x n), Y (m x n)
+  device_facts big = gpu("x");
+  big.max_alloc = 0; // unknown: no buffer limit
+  for (const gemm_problem& p : {gemm_problem{100000, 1, 100000}, gemm_problem{1, 100000, 100000}, gemm_problem{100000, 100000, 1}}) {
+    INFO("m " << p.m << " n " << p.n << " k " << p.k);
+    REQUIRE_THAT(can_implement<P>(p, big).reason, Catch::Contains("32-bit indexing"));
+  }
+  REQUIRE(constraints::fits_32bit_indexing(0x7fffffff, 1));
+  REQUIRE(constraints::fits_32bit_indexing(46340, 46341)); // 2,147,441,940 elements
+  REQUIRE(!constraints::fits_32bit_indexing(46341, 46341)); // 2,147,488,281
+  REQUIRE(!constraints::fits_32bit_indexing(0x80000000u, 1));
+  // the largest single buffer, whichever operand it is; a buffer of exactly the limit fits
+  device_facts mib = gpu("x");
+  mib.max_alloc = 1 << 20;
+  REQUIRE_THAT(can_implement<P>({1, 1024, 1024}, mib).reason, Catch::Contains("buffer of 4194304 bytes")); // X
+  REQUIRE_THAT(can_implement<P>({1024, 1024, 1}, mib).reason, Catch::Contains("buffer of 4194304 bytes")); // Y
+  REQUIRE_THAT(can_implement<P>({1024, 1, 1024}, mib).reason, Catch::Contains("buffer of 4194304 bytes")); // W
+  REQUIRE(can_implement<P>({512, 512, 512}, mib)); // each operand exactly 1 MiB
+  REQUIRE(!can_implement<P>({512, 512, 513}, mib));
+}

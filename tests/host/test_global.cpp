@@ -174,3 +174,30 @@ TEST_CASE("global channel units take each layer's kernel area", "[global]") {
       for (std::size_t e = 0; e < 9; ++e) REQUIRE(m[0].kept(r, ch * 9 + e) == k);
   }
 }
+
+TEST_CASE("global selection: equal scores go to the earlier layer; user scores rank and are checked", "[global]") {
+  using P = presets::nvidia;
+  const std::vector<float> w{1, 2, 3, 4};
+  std::vector<global_layer> gl{{matrix_view(w, 1, 4)}, {matrix_view(w, 1, 4)}};
+  // one weight of eight: the two 1s score the same, the earlier layer's goes
+  auto m = prune_global<P>(gl, units::element{}, 0.125);
+  REQUIRE(!m[0].kept(0, 0));
+  REQUIRE(m[1].kept(0, 0));
+  REQUIRE(m[1].sparsity() == 0.0);
+  // with scores, the scores rank: reversed ones remove the 4s
+  const std::vector<float> rev{4, 3, 2, 1};
+  gl[0].scores = rev, gl[1].scores = rev;
+  m = prune_global<P>(gl, units::element{}, 0.25);
+  for (const auto& lm : m) {
+    REQUIRE(!lm.kept(0, 3));
+    REQUIRE((lm.kept(0, 0) && lm.kept(0, 1) && lm.kept(0, 2)));
+  }
+  // scores of another size, and non-finite scores, named by layer
+  const std::vector<float> three{1, 2, 3}, nan{1, std::nanf(""), 3, 4};
+  gl[1].scores = three;
+  REQUIRE_THROWS_AS(prune_global<P>(gl, units::element{}, 0.25), gapp::shape_error);
+  REQUIRE_THROWS_WITH(prune_global<P>(gl, units::element{}, 0.25), Catch::Contains("layer 1: 3 scores for 4 weights"));
+  gl[1].scores = nan;
+  REQUIRE_THROWS_AS(prune_global<P>(gl, units::element{}, 0.25), gapp::value_error);
+  REQUIRE_THROWS_WITH(prune_global<P>(gl, units::element{}, 0.25), Catch::Contains("layer 1 scores"));
+}

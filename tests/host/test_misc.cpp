@@ -23,6 +23,11 @@ TEST_CASE("cubic schedule follows Zhu & Gupta", "[schedule]") {
   REQUIRE_THROWS_AS((cubic_schedule{0.0, 1.0, 0, 10, 1}.at(3)), gapp::invalid_argument);
   REQUIRE_THROWS_AS((cubic_schedule{0.0, 0.5, 10, 0, 1}.at(3)), gapp::invalid_argument);
   REQUIRE_THROWS_AS((cubic_schedule{0.0, 0.5, 0, 10, 0}.at(3)), gapp::invalid_argument);
+  // the end one step before the beginning is refused; at the beginning itself, a step function
+  REQUIRE_THROWS_WITH((cubic_schedule{0.0, 0.5, 10, 9, 1}.at(3)), Catch::Contains("end_step precedes begin_step"));
+  const cubic_schedule step{0.1, 0.5, 10, 10, 1};
+  REQUIRE(step.at(10) == 0.1);
+  REQUIRE(step.at(11) == 0.5);
 }
 
 TEST_CASE("OIHW maps onto the GEMM matrix with the input channel slowest", "[conv]") {

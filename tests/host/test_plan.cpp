@@ -413,3 +413,55 @@ TEST_CASE("plan: a padded convolution reads its rows through a per-launch offset
   five.implicit_kh = five.implicit_kw = 5;
   REQUIRE_THROWS_AS(kernels::plan_gemm<P>(matrix_view(w75, 4, 75), five), gapp::invalid_argument);
 }
+
+TEST_CASE("plan: what a plan refuses before it reads a weight, and the local family's plain GEMM", "[plan]") {
+  using P = presets::pocl_avx512;
+  std::mt19937 g(9);
+  const auto w36 = ref::random_weights(g, 16 * 36, 0);
+  const matrix_view v36(w36, 16, 36);
+  // an implicit convolution needs an odd kernel along both axes (each of these divides K = 36)
+  for (const auto& [kh, kw] : {std::pair{2, 3}, std::pair{3, 2}, std::pair{1, 4}, std::pair{2, 2}}) {
+    kernels::plan_options o;
+    o.implicit_kh = kh, o.implicit_kw = kw;
+    INFO(kh << "x" << kw);
+    REQUIRE_THROWS_WITH(kernels::plan_gemm<P>(v36, o), Catch::Contains("needs an odd kernel"));
+  }
+  // the padded layout's border is one pixel: 5 x 5 is refused by the plan itself
+  const auto w75 = ref::random_weights(g, 4 * 75, 0);
+  kernels::plan_options five;
+  five.implicit_kh = five.implicit_kw = 5;
+  REQUIRE_NOTHROW(kernels::plan_gemm<P>(matrix_view(w75, 4, 75), five)); // the plain implicit layout takes it
+  five.padded = true;
+  REQUIRE_THROWS_WITH(kernels::plan_gemm<P>(matrix_view(w75, 4, 75), five), Catch::StartsWith("gemm plan: the padded layout"));
+  // beyond 32-bit indexing: refused from the shape alone (the view's 2^32 values are never read)
+  REQUIRE_THROWS_AS(kernels::plan_gemm<P>(matrix_view(w36.data(), std::size_t{1} << 16, std::size_t{1} << 16)), gapp::shape_error);
+  REQUIRE_THROWS_WITH(kernels::plan_gemm<P>(matrix_view(w36.data(), std::size_t{1} << 16, std::size_t{1} << 16)),
+                      Catch::Contains("32-bit indexing"));
+
+  // a padded launch whose row offsets pass 32 bits: K = 27 reads three planes of B × 7 × 9
+  const auto w27 = ref::random_weights(g, 16 * 27, 0);
+  kernels::plan_options pad;
+  pad.implicit_kh = pad.implicit_kw = 3;
+  pad.padded = true;
+  const auto pc = kernels::plan_gemm<P>(matrix_view(w27, 16, 27), pad);
+  // 17e6 images: the last row's offset 2 · 1.071e9 + 2 · 9 + 2 − 10 fits; 20e6: 2.52e9 does not
+  const auto fits = kernels::padded_row_offsets(*pc.gemm, 17'000'000, 5, 7);
+  REQUIRE(fits[26] == 2'142'000'010);
+  REQUIRE_THROWS_AS(kernels::padded_row_offsets(*pc.gemm, 20'000'000, 5, 7), gapp::shape_error);
+
+  // the local family has no implicit convolution: asked for one, padded or not, its plan
+  // stays a GEMM over the im2col matrix, and computes it
+  using L = presets::nvidia;
+  for (bool padded : {false, true}) {
+    pad.padded = padded;
+    const auto pl = kernels::plan_gemm<L>(matrix_view(w27, 16, 27), pad);
+    INFO("padded " << padded);
+    REQUIRE(!pl.implicit());
+    REQUIRE(!pl.padded());
+    REQUIRE(!pl.gemm->config.padded);
+    REQUIRE(pl.gemm->source.source.find("#define GAPP_IMPLICIT 0") != std::string::npos);
+    const std::size_t n = 11;
+    const auto x = ref::random_weights(g, 27 * n, 0);
+    require_close(ref::run_plan<L>(pl, x, n), reference(w27, 16, 27, x, n, kernels::plan_options{}));
+  }
+}
