@@ -14,9 +14,10 @@ nothing the library promises (marked `equivalent`, with the reason).
 
 Needs a configured build directory with the tests (`--build`, default `build`, as
 `bash scripts/test.sh` leaves it) and headers without uncommitted changes (they are edited
-in place and restored from memory, also on Ctrl-C). Exit status 1 when a mutant that is not
-marked equivalent survives, or when a mutant's text is no longer in its header (keep this
-list in step with the code). Not part of `scripts/test.sh`: it takes hours.
+in place and restored from memory, also on Ctrl-C). The suite is first built and run as the
+headers are: it must pass, or every mutant would look caught. Exit status 1 when a mutant
+that is not marked equivalent survives, or when a mutant's text is no longer in its header
+(keep this list in step with the code). Not part of `scripts/test.sh`: it takes hours.
 """
 import argparse
 import subprocess
@@ -194,6 +195,11 @@ def main():
     if run(["git", "diff", "--quiet", "--", "include"]).returncode != 0:
         sys.exit("mutants: include/ has uncommitted changes; commit or stash them first (headers are edited in place)")
     exe = ROOT / a.build / "tests" / "gapp_host_tests"
+    # the suite must pass as the headers are, or every mutant would look caught
+    if run(["cmake", "--build", a.build, "--target", "gapp_host_tests", "-j2"]).returncode != 0:
+        sys.exit(f"mutants: gapp_host_tests does not build in {a.build} as the headers are")
+    if run([str(exe)], timeout=900).returncode != 0:
+        sys.exit("mutants: the host suite fails without any mutant; fix that first")
     bad = 0
     for i in chosen:
         f, old, new, what, eq = MUTANTS[i]
