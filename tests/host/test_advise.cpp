@@ -101,6 +101,20 @@ TEST_CASE("the advisor's front holds the brute-force optimum of every budget", "
       REQUIRE(from_front == Approx(best).epsilon(1e-12));
     }
   }
+  SECTION("plans of equal cost: the front keeps the one worth more, once") {
+    // a: dense (2 ms, 4) or x (1 ms, 1); b: dense (2 ms, 4) or y (1 ms, 3). Costs: 2, 3 (twice:
+    // a-dense + y keeps 7, x + b-dense keeps 5), 4.
+    std::vector<tune::layer_choices> two(2);
+    two[0].name = "a", two[0].options = {{"dense", 0, 2, 4, 10, 0}, {"simd", 0.5, 1, 1, 5, 0}};
+    two[1].name = "b", two[1].options = {{"dense", 0, 2, 4, 10, 0}, {"tile", 0.5, 1, 3, 5, 0}};
+    auto ms = [&](std::size_t l, std::size_t o) { return two[l].options[o].ms; };
+    auto kept = [&](std::size_t l, std::size_t o) { return two[l].options[o].kept_l2; };
+    const auto front = tune::pareto_front(two, ms, kept);
+    REQUIRE(front.size() == 3);
+    REQUIRE(front[1].cost == 3);
+    REQUIRE(front[1].value == 7);
+    REQUIRE(front[1].choice == std::vector<std::uint16_t>{0, 1});
+  }
 }
 
 TEST_CASE("advise meets each kind of target with the best plan, or says how close it comes", "[advise]") {
@@ -157,6 +171,18 @@ TEST_CASE("advise meets each kind of target with the best plan, or says how clos
     const tune::plan p = tune::advise(layers, {tune::target_kind::sparsity, 0.4}, tune::objective::kept_l2);
     REQUIRE(p.sparsity >= 0.4);
   }
+  SECTION("a target met exactly is met: the dense plan at the dense time, at sparsity 0") {
+    // every sparse option keeps less than dense, so only the all-dense plan keeps everything;
+    // it takes exactly the dense time and removes exactly nothing
+    for (const tune::target t : {tune::target{tune::target_kind::latency_ms, dense_ms},
+                                 tune::target{tune::target_kind::speedup, 1.0},
+                                 tune::target{tune::target_kind::sparsity, 0.0}}) {
+      INFO(tune::to_string(t.kind));
+      const tune::plan p = tune::advise(layers, t, tune::objective::kept_l2);
+      REQUIRE(p.kept_l2_fraction == 1.0);
+      for (const auto& l : p.layers) REQUIRE(l.technique == "dense");
+    }
+  }
   SECTION("sensitivity: the least loss within the latency") {
     const tune::plan p = tune::advise(layers, {tune::target_kind::latency_ms, dense_ms * 0.6}, tune::objective::sensitivity);
     double least = 1e300;
@@ -185,6 +211,13 @@ TEST_CASE("advise meets each kind of target with the best plan, or says how clos
     for (std::size_t i = 0; i + 1 < p.layers.size(); ++i) REQUIRE(p.layers[i].technique == "simd");
     REQUIRE(p.layers.back().technique == "dense");
     REQUIRE_THROWS_AS(tune::uniform_plan(layers, "simd", 0.75), invalid_argument);
+    // a choice only one layer was measured at is no uniform choice
+    auto uneven = layers;
+    uneven[0].options.push_back({"tile", 0.95, 0.01, 0.01, 50, 0});
+    const auto v = tune::uniform_points(uneven);
+    REQUIRE(v.size() == 3);
+    for (const auto& x : v) REQUIRE(x.sparsity != 0.95);
+    REQUIRE_THROWS_AS(tune::uniform_plan(uneven, "tile", 0.95), invalid_argument);
   }
 }
 

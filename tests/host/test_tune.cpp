@@ -21,11 +21,16 @@ TEST_CASE("json: values, paths and errors", "[tune][json]") {
   CHECK_THROWS_WITH(d->at("b").at("missing"), Catch::Contains("f.json") && Catch::Contains("b.missing"));
   CHECK_THROWS_WITH(d->at("a").items()[1]->integer(0, 10), Catch::Contains("a[1]") && Catch::Contains("whole number"));
   CHECK_THROWS_WITH(d->at("a").items()[2]->num(0, 1), Catch::Contains("outside [0, 1]"));
+  CHECK_THROWS_WITH(d->at("a").items()[1]->num(0, 2), Catch::Contains("outside [0, 2]")); // above, too
+  CHECK(d->at("a").items()[1]->num(2.5, 2.5) == 2.5);                                        // both ends inclusive
   CHECK_THROWS_AS(d->at("a").str(), file_error);
   for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "{\"a\":1,\"a\":2}", "{\"a\":1} x", "\"abc", "{\"a\":nan}",
                           "{\"a\":1e999}", "[01x]", "{'a':1}", "[\"\\q\"]", "[\"\\u12\"]"})
     CHECK_THROWS_AS(json::parse(bad, "bad.json"), file_error);
   CHECK_THROWS_WITH(json::parse("[1, 2", "t.json"), Catch::Contains("t.json") && Catch::Contains("byte 5"));
+  // a raw control character in a string (JSON allows them only escaped)
+  for (const char* raw : {"[\"a\nb\"]", "[\"a\tb\"]", "[\"\x01\"]"})
+    CHECK_THROWS_WITH(json::parse(raw, "raw.json"), Catch::Contains("control character"));
   // a deep document is refused, not a stack overflow
   CHECK_THROWS_WITH(json::parse(std::string(100000, '['), "deep.json"), Catch::Contains("nested too deeply"));
   // round trip of the writer's escapes and numbers
