@@ -101,20 +101,21 @@ TEST_CASE("the advisor's front holds the brute-force optimum of every budget", "
       REQUIRE(from_front == Approx(best).epsilon(1e-12));
     }
   }
-  SECTION("plans of equal cost: the front keeps the one worth more, once") {
-    // a: dense (2 ms, 4) or x (1 ms, 1); b: dense (2 ms, 4) or y (1 ms, 3). Costs: 2, 3 (twice:
-    // a-dense + y keeps 7, x + b-dense keeps 5), 4.
-    std::vector<tune::layer_choices> two(2);
-    two[0].name = "a", two[0].options = {{"dense", 0, 2, 4, 10, 0}, {"simd", 0.5, 1, 1, 5, 0}};
-    two[1].name = "b", two[1].options = {{"dense", 0, 2, 4, 10, 0}, {"tile", 0.5, 1, 3, 5, 0}};
-    auto ms = [&](std::size_t l, std::size_t o) { return two[l].options[o].ms; };
-    auto kept = [&](std::size_t l, std::size_t o) { return two[l].options[o].kept_l2; };
-    const auto front = tune::pareto_front(two, ms, kept);
-    REQUIRE(front.size() == 3);
-    REQUIRE(front[1].cost == 3);
-    REQUIRE(front[1].value == 7);
-    REQUIRE(front[1].choice == std::vector<std::uint16_t>{0, 1});
-  }
+}
+
+TEST_CASE("plans of equal cost: the advisor's front keeps the one worth more, once", "[advise]") {
+  // a: dense (2 ms, 4) or x (1 ms, 1); b: dense (2 ms, 4) or y (1 ms, 3). Costs: 2, 3 (twice:
+  // a-dense + y keeps 7, x + b-dense keeps 5), 4.
+  std::vector<tune::layer_choices> two(2);
+  two[0].name = "a", two[0].options = {{"dense", 0, 2, 4, 10, 0}, {"simd", 0.5, 1, 1, 5, 0}};
+  two[1].name = "b", two[1].options = {{"dense", 0, 2, 4, 10, 0}, {"tile", 0.5, 1, 3, 5, 0}};
+  auto ms = [&](std::size_t l, std::size_t o) { return two[l].options[o].ms; };
+  auto kept = [&](std::size_t l, std::size_t o) { return two[l].options[o].kept_l2; };
+  const auto front = tune::pareto_front(two, ms, kept);
+  REQUIRE(front.size() == 3);
+  REQUIRE(front[1].cost == 3);
+  REQUIRE(front[1].value == 7);
+  REQUIRE(front[1].choice == std::vector<std::uint16_t>{0, 1});
 }
 
 TEST_CASE("advise meets each kind of target with the best plan, or says how close it comes", "[advise]") {
